@@ -1,0 +1,133 @@
+"""The client certificate as a value: parsed once, with every field later stages need.
+
+The event's ``subjectDN``/``serialNumber``/``validity`` fields have no stable format, so only
+``clientCertPem`` is trusted; it is parsed here, size-capped, and everything else (fingerprint,
+RFC 4514 names, SANs, revocation URLs) is derived from the parsed certificate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .reasons import AuthorizerError, Reason
+
+#: Largest PEM text accepted from an event. A client certificate with a long chain of SANs is
+#: a few kilobytes; API Gateway itself caps a client certificate well below this.
+MAX_PEM_BYTES = 16 * 1024
+
+_BEGIN = b"-----BEGIN CERTIFICATE-----"
+
+
+@dataclass(frozen=True, eq=False)
+class ClientCertificate:
+    """One parsed certificate and the values derived from it."""
+
+    cert: x509.Certificate
+
+    @cached_property
+    def der(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+    @cached_property
+    def fingerprint_sha256(self) -> str:
+        """Hex SHA-256 of the DER encoding, the identity used in logs, caches and policies."""
+        return hashlib.sha256(self.der).hexdigest()
+
+    @cached_property
+    def subject(self) -> str:
+        return self.cert.subject.rfc4514_string()
+
+    @cached_property
+    def issuer(self) -> str:
+        return self.cert.issuer.rfc4514_string()
+
+    @property
+    def serial_hex(self) -> str:
+        return format(self.cert.serial_number, "x")
+
+    @property
+    def not_before(self) -> dt.datetime:
+        return self.cert.not_valid_before_utc
+
+    @property
+    def not_after(self) -> dt.datetime:
+        return self.cert.not_valid_after_utc
+
+    @cached_property
+    def sans(self) -> tuple[str, ...]:
+        """SANs as ``TYPE:value`` strings (``DNS:``, ``URI:``, ``EMAIL:``, ``IP:``)."""
+        try:
+            ext = self.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            return ()
+        out: list[str] = []
+        for name in ext:
+            if isinstance(name, x509.DNSName):
+                out.append(f"DNS:{name.value}")
+            elif isinstance(name, x509.UniformResourceIdentifier):
+                out.append(f"URI:{name.value}")
+            elif isinstance(name, x509.RFC822Name):
+                out.append(f"EMAIL:{name.value}")
+            elif isinstance(name, x509.IPAddress):
+                out.append(f"IP:{name.value}")
+        return tuple(out)
+
+    def san_values(self, kind: type[x509.GeneralName]) -> list[str]:
+        try:
+            ext = self.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            return []
+        return [str(v) for v in ext.get_values_for_type(kind)]  # type: ignore[arg-type]
+
+    @property
+    def is_self_issued(self) -> bool:
+        return self.cert.issuer == self.cert.subject
+
+    def summary(self) -> dict[str, str]:
+        """The fields a log line or the backend context may carry (never the PEM)."""
+        return {
+            "subjectDN": self.subject,
+            "issuerDN": self.issuer,
+            "serialNumber": self.serial_hex,
+            "fingerprintSha256": self.fingerprint_sha256,
+            "notAfter": self.not_after.isoformat(),
+        }
+
+
+def parse_pem_certificate(pem: str | bytes, *, max_bytes: int = MAX_PEM_BYTES) -> ClientCertificate:
+    """Parse the client certificate PEM from an event.
+
+    Raises ``AuthorizerError`` with ``CERT_MISSING`` for an empty value and ``CERT_MALFORMED``
+    for anything too large or not a single certificate.
+    """
+    data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
+    if not data.strip():
+        raise AuthorizerError(Reason.CERT_MISSING, "clientCertPem is empty")
+    if len(data) > max_bytes:
+        raise AuthorizerError(Reason.CERT_MALFORMED, f"clientCertPem is {len(data)} bytes, over the {max_bytes}-byte cap")
+    if _BEGIN not in data:
+        raise AuthorizerError(Reason.CERT_MALFORMED, "clientCertPem holds no PEM certificate block")
+    try:
+        cert = x509.load_pem_x509_certificate(data)
+    except ValueError as exc:
+        raise AuthorizerError(Reason.CERT_MALFORMED, f"clientCertPem does not parse: {_short(exc)}") from None
+    return ClientCertificate(cert)
+
+
+def load_pem_bundle(data: bytes, *, source: str = "bundle") -> list[x509.Certificate]:
+    """All certificates of a PEM bundle; an undecodable bundle is a ``ValueError`` naming it."""
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise ValueError(f"{source}: no readable PEM certificate ({_short(exc)})") from None
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

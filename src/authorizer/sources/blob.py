@@ -1,0 +1,258 @@
+"""Blobs named by URI (a path, ``file://`` or ``s3://``), fetched with a size cap and revalidated.
+
+Two layers, in the spirit of Powertools' ``utilities/parameters``:
+
+* a :class:`BlobFetcher` does one conditional fetch (``If-None-Match`` on the S3 ETag, size and
+  mtime for local files) and knows nothing about caching;
+* a :class:`CachedBlob` keeps the parsed value of one URI, revalidates it at most once per TTL,
+  and serves the last good value for up to ``max_stale`` seconds when the source fails or the
+  new content does not parse. Staleness counts from the last successful load or revalidation.
+
+The boto3 client is created lazily and once per process: importing boto3 and building a client
+costs more than half a second of cold start, and a policy held in a local file never pays it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from ..reasons import AuthorizerError, SourceError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+#: Largest policy document or truststore bundle accepted (API Gateway's truststore limit is 1 MB).
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Blob:
+    """The bytes of one URI and the validators that let the next fetch be conditional."""
+
+    uri: str
+    data: bytes
+    etag: str | None = None
+    version: str | None = None
+
+
+class BlobFetcher(Protocol):
+    def fetch(self, uri: str, *, etag: str | None = None, version: str | None = None) -> Blob | None:
+        """Return the blob, or ``None`` when ``etag`` still matches (not modified).
+
+        Raises :class:`SourceError` when the blob cannot be had.
+        """
+        ...
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    parts = urlsplit(uri)
+    bucket, key = parts.netloc, parts.path.lstrip("/")
+    if not bucket or not key:
+        raise SourceError(uri, "an S3 URI needs a bucket and a key: s3://bucket/key")
+    return bucket, unquote(key)
+
+
+def local_path(uri: str) -> str:
+    """``file:///x`` or a plain path to a filesystem path."""
+    if uri.startswith("file://"):
+        parts = urlsplit(uri)
+        if parts.netloc not in ("", "localhost"):
+            raise SourceError(uri, "file:// URIs must be local (file:///path)")
+        return unquote(parts.path)
+    if "://" in uri:
+        raise SourceError(uri, "unsupported scheme: use a path, file:// or s3://")
+    return uri
+
+
+class FileFetcher:
+    """Reads local files; the ETag is size and mtime, so an unchanged file is not re-parsed."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+
+    def fetch(self, uri: str, *, etag: str | None = None, version: str | None = None) -> Blob | None:
+        path = local_path(uri)
+        try:
+            st = os.stat(path)
+            tag = f"{st.st_size}-{st.st_mtime_ns}"
+            if etag is not None and etag == tag:
+                return None
+            if st.st_size > self.max_bytes:
+                raise SourceError(uri, f"{st.st_size} bytes is over the {self.max_bytes}-byte cap")
+            with open(path, "rb") as fh:
+                data = fh.read(self.max_bytes + 1)
+        except OSError as exc:
+            raise SourceError(uri, exc.strerror or type(exc).__name__) from None
+        if len(data) > self.max_bytes:
+            raise SourceError(uri, f"over the {self.max_bytes}-byte cap")
+        return Blob(uri, data, tag, version)
+
+
+class S3Fetcher:
+    """Conditional ``GetObject`` with a size cap; one boto3 client per process, made on first use."""
+
+    def __init__(
+        self,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        client_factory: Callable[[], S3Client] | None = None,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self._factory = client_factory or _default_s3_client
+        self._client: S3Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> S3Client:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._factory()
+        return self._client
+
+    def fetch(self, uri: str, *, etag: str | None = None, version: str | None = None) -> Blob | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, key = parse_s3_uri(uri)
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if etag:
+            kwargs["IfNoneMatch"] = etag
+        if version:
+            kwargs["VersionId"] = version
+        try:
+            resp = self.client.get_object(**kwargs)
+            length = int(resp.get("ContentLength", 0))
+            body = resp["Body"]
+            try:
+                if length > self.max_bytes:
+                    raise SourceError(uri, f"{length} bytes is over the {self.max_bytes}-byte cap")
+                data = body.read(self.max_bytes + 1)
+            finally:
+                body.close()
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("304", "NotModified") or status == 304:
+                return None
+            raise SourceError(uri, f"S3 {code or status}: {err.get('Message', '')}".strip()) from None
+        except BotoCoreError as exc:
+            raise SourceError(uri, f"S3 unreachable: {exc}") from None
+        if len(data) > self.max_bytes:
+            raise SourceError(uri, f"over the {self.max_bytes}-byte cap")
+        return Blob(uri, data, resp.get("ETag"), resp.get("VersionId") or version)
+
+
+def _default_s3_client() -> S3Client:
+    import boto3
+    from botocore.config import Config
+
+    # Short timeouts and few retries: a policy refresh happens inside an authorizer call.
+    cfg = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("s3", config=cfg)
+
+
+class Fetchers:
+    """Dispatches a URI to the fetcher of its scheme."""
+
+    def __init__(self, file: BlobFetcher | None = None, s3: BlobFetcher | None = None) -> None:
+        self.file = file or FileFetcher()
+        self.s3 = s3 or S3Fetcher()
+
+    def fetch(self, uri: str, *, etag: str | None = None, version: str | None = None) -> Blob | None:
+        fetcher = self.s3 if is_s3(uri) else self.file
+        return fetcher.fetch(uri, etag=etag, version=version)
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[T]):
+    """A parsed value with where it came from; ``stale`` is set while serving a last-known-good."""
+
+    value: T
+    blob: Blob
+    stale: bool = False
+    error: AuthorizerError | None = None
+
+
+class CachedBlob(Generic[T]):
+    """One URI's parsed value: revalidated at most once per ``ttl``, last-known-good on failure.
+
+    ``parse`` turns bytes into the value and raises :class:`AuthorizerError` (usually a
+    ``ConfigError``) when the content is unusable; a bad update never replaces a good value.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        parse: Callable[[bytes], T],
+        fetcher: BlobFetcher,
+        *,
+        ttl: float = 60.0,
+        max_stale: float = 3600.0,
+        version: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.uri = uri
+        self.version = version
+        self.ttl = ttl
+        self.max_stale = max_stale
+        self._parse = parse
+        self._fetcher = fetcher
+        self._clock = clock
+        self._current: Loaded[T] | None = None
+        self._good_at = 0.0  # last successful load or revalidation
+        self._next_check = 0.0
+        self._lock = threading.Lock()
+        self.fetches = 0  # requests made to the source, for tests and benchmarks
+
+    def get(self) -> Loaded[T]:
+        """The value to use now; raises the last error when there is no usable value."""
+        now = self._clock()
+        current = self._current
+        if current is not None and now < self._next_check:
+            return current
+        with self._lock:
+            now = self._clock()
+            if self._current is not None and now < self._next_check:
+                return self._current
+            return self._refresh(now)
+
+    def _refresh(self, now: float) -> Loaded[T]:
+        current = self._current
+        try:
+            self.fetches += 1
+            blob = self._fetcher.fetch(
+                self.uri, etag=current.blob.etag if current is not None else None, version=self.version
+            )
+            if blob is None:
+                if current is None:  # a fetcher may only say "not modified" when it was given an ETag
+                    raise SourceError(self.uri, "source answered 'not modified' to an unconditional fetch")
+                fresh = Loaded(current.value, current.blob)
+            else:
+                fresh = Loaded(self._parse(blob.data), blob)
+        except AuthorizerError as exc:
+            self._next_check = now + min(self.ttl, 5.0)  # retry soon, but not on every request
+            if current is not None and now - self._good_at <= self.max_stale:
+                self._current = Loaded(current.value, current.blob, stale=True, error=exc)
+                return self._current
+            self._current = None
+            raise
+        self._current = fresh
+        self._good_at = now
+        self._next_check = now + self.ttl
+        return fresh
+
+    def invalidate(self) -> None:
+        """Force the next ``get`` to revalidate (the cached value stays as last-known-good)."""
+        self._next_check = 0.0
