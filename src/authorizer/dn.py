@@ -75,6 +75,7 @@ _NAMES: dict[str, ObjectIdentifier] = {
 
 _OID_RE = re.compile(r"(?:OID\.)?([0-2](?:\.(?:0|[1-9][0-9]*))+)", re.IGNORECASE)
 _TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_HEX_VALUE = re.compile(r"#([0-9a-fA-F]+)")
 _SPECIALS = frozenset(',+"\\<>;=# ')
 
 # RFC 4518 section 2.2: code points mapped to nothing, and those mapped to a space.
@@ -227,8 +228,8 @@ class _Parser:
 
     def hex_value(self) -> str:
         """``#`` followed by the hex BER encoding: strings are decoded, anything else kept as hex."""
-        m = re.compile(r"#((?:[0-9a-fA-F]{2})+)").match(self.text, self.pos)
-        if m is None:
+        m = _HEX_VALUE.match(self.text, self.pos)
+        if m is None or len(m.group(1)) % 2:
             raise self.error("expected hex pairs after '#'")
         self.pos = m.end()
         der = bytes.fromhex(m.group(1))
