@@ -110,7 +110,9 @@ def parse_pem_certificate(pem: str | bytes, *, max_bytes: int = MAX_PEM_BYTES) -
     if not data.strip():
         raise AuthorizerError(Reason.CERT_MISSING, "clientCertPem is empty")
     if len(data) > max_bytes:
-        raise AuthorizerError(Reason.CERT_MALFORMED, f"clientCertPem is {len(data)} bytes, over the {max_bytes}-byte cap")
+        raise AuthorizerError(
+            Reason.CERT_MALFORMED, f"clientCertPem is {len(data)} bytes, over the {max_bytes}-byte cap"
+        )
     if _BEGIN not in data:
         raise AuthorizerError(Reason.CERT_MALFORMED, "clientCertPem holds no PEM certificate block")
     try:

@@ -21,7 +21,7 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 KeyKind = Literal["rsa1024", "rsa2048", "rsa3072", "rsa4096", "p256", "p384", "p521", "secp256k1", "ed25519"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -118,8 +118,15 @@ class CA(Issued):
         subject: str | None = None,
     ) -> CA:
         private = new_key(key) if isinstance(key, str) else key
-        name = parse_name(subject) if subject else x509.Name(
-            [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test PKI"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        name = (
+            parse_name(subject)
+            if subject
+            else x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test PKI"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                ]
+            )
         )
         builder = (
             x509.CertificateBuilder()
@@ -159,7 +166,7 @@ class CA(Issued):
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),  # type: ignore[arg-type]
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                 critical=False,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)  # type: ignore[arg-type]
@@ -169,7 +176,10 @@ class CA(Issued):
                 x509.CRLDistributionPoints(
                     [
                         x509.DistributionPoint(
-                            full_name=[x509.UniformResourceIdentifier(u)], relative_name=None, reasons=None, crl_issuer=None
+                            full_name=[x509.UniformResourceIdentifier(u)],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
                         )
                         for u in crl_urls
                     ]
@@ -179,7 +189,11 @@ class CA(Issued):
         if ocsp_url:
             builder = builder.add_extension(
                 x509.AuthorityInformationAccess(
-                    [x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+                        )
+                    ]
                 ),
                 critical=False,
             )
@@ -201,8 +215,15 @@ class CA(Issued):
         subject: str | None = None,
     ) -> CA:
         private = new_key(key) if isinstance(key, str) else key
-        name = parse_name(subject) if subject else x509.Name(
-            [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test PKI"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        name = (
+            parse_name(subject)
+            if subject
+            else x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test PKI"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                ]
+            )
         )
         builder = self._builder(name, private.public_key(), serial, not_before, not_after, crl_urls, ocsp_url)
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
@@ -232,15 +253,24 @@ class CA(Issued):
         """Issue an end-entity certificate. ``eku=None`` omits the EKU extension (common in
         private PKIs); ``is_ca=None`` omits basicConstraints."""
         private = new_key(key) if isinstance(key, str) else key
-        builder = self._builder(parse_name(subject), private.public_key(), serial, not_before, not_after, crl_urls, ocsp_url)
+        builder = self._builder(
+            parse_name(subject), private.public_key(), serial, not_before, not_after, crl_urls, ocsp_url
+        )
         if is_ca is not None:
             builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         if key_usage is None and is_ca:
             key_usage = _ca_key_usage()
         if key_usage is None:
             key_usage = x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             )
         builder = builder.add_extension(key_usage, critical=True)
         if sans:
@@ -280,6 +310,149 @@ def self_signed_leaf(
 
 def _ca_key_usage() -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-        key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
     )
+
+
+# --- revocation helpers (CRLs, OCSP responders) -------------------------------------------------
+
+
+def make_crl(
+    issuer: CA,
+    revoked: Iterable[int | tuple[int, x509.ReasonFlags | None]] = (),
+    *,
+    this_update: dt.datetime,
+    next_update: dt.datetime | None,
+    signer: PrivateKey | None = None,
+    issuer_name: x509.Name | None = None,
+    crl_number: int | None = 1,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+    revocation_date: dt.datetime | None = None,
+    hash_alg: hashes.HashAlgorithm | None = None,
+) -> x509.CertificateRevocationList:
+    """A CRL from ``issuer`` listing ``revoked`` serials (optionally with a reason).
+
+    The whole list goes to the builder at once: ``add_revoked_certificate`` one by one is
+    quadratic. ``signer``/``issuer_name`` let tests forge a CRL signed by the wrong key or naming
+    someone else; ``next_update=None`` omits nextUpdate.
+    """
+    entries: list[x509.RevokedCertificate] = []
+    when = revocation_date or this_update
+    for item in revoked:
+        serial, reason = item if isinstance(item, tuple) else (item, None)
+        rb = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+        if reason is not None:
+            rb = rb.add_extension(x509.CRLReason(reason), critical=False)
+        entries.append(rb.build())
+    exts: list[x509.Extension[x509.ExtensionType]] = []
+    if crl_number is not None:
+        exts.append(x509.Extension(x509.CRLNumber.oid, False, x509.CRLNumber(crl_number)))
+    exts.extend(x509.Extension(e.oid, crit, e) for e, crit in extensions)
+    builder = x509.CertificateRevocationListBuilder(
+        issuer_name=issuer_name or issuer.cert.subject,
+        last_update=this_update,
+        next_update=next_update or this_update + dt.timedelta(days=1),
+        extensions=exts,
+        revoked_certificates=entries,
+    )
+    if next_update is None:
+        # The builder insists on nextUpdate; build with one and strip it from the DER.
+        return _crl_without_next_update(builder, signer or issuer.key, hash_alg)
+    key = signer or issuer.key
+    return builder.sign(key, _sig_hash(key, hash_alg))  # type: ignore[arg-type]
+
+
+def _crl_without_next_update(
+    builder: x509.CertificateRevocationListBuilder,
+    key: PrivateKey,
+    hash_alg: hashes.HashAlgorithm | None,
+) -> x509.CertificateRevocationList:
+    from .revocation.der import read_header
+
+    crl = builder.sign(key, _sig_hash(key, hash_alg))  # type: ignore[arg-type]
+    tbs = crl.tbs_certlist_bytes
+    _, pos, end = read_header(tbs, 0)
+    parts: list[bytes] = []
+    times = 0
+    while pos < end:
+        tag, _, nxt = read_header(tbs, pos)
+        if tag in (0x17, 0x18):
+            times += 1
+            if times == 2:
+                pos = nxt
+                continue
+        parts.append(tbs[pos:nxt])
+        pos = nxt
+    return x509.load_der_x509_crl(_sign_tbs(b"".join(parts), key, hash_alg, crl))
+
+
+def _sign_tbs(
+    tbs_content: bytes, key: PrivateKey, hash_alg: hashes.HashAlgorithm | None, template: x509.CertificateRevocationList
+) -> bytes:
+    """Wrap ``tbs_content`` as a TBSCertList, sign it and return the CRL DER, copying the
+    signatureAlgorithm from ``template`` (signed by the same key with the same hash)."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from .revocation.der import encode_tlv, read_header
+
+    tbs = encode_tlv(0x30, tbs_content)
+    h = _sig_hash(key, hash_alg)
+    if isinstance(key, rsa.RSAPrivateKey):
+        assert h is not None
+        sig = key.sign(tbs, padding.PKCS1v15(), h)
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        assert h is not None
+        sig = key.sign(tbs, ec.ECDSA(h))
+    else:
+        sig = key.sign(tbs)
+    der = template.public_bytes(serialization.Encoding.DER)
+    _, pos, _ = read_header(der, 0)
+    _, _, alg_start = read_header(der, pos)  # skip the template's TBS
+    _, _, alg_end = read_header(der, alg_start)
+    return encode_tlv(0x30, tbs + der[alg_start:alg_end] + encode_tlv(0x03, b"\x00" + sig))
+
+
+def make_large_crl_der(
+    issuer: CA,
+    serials: Sequence[int],
+    *,
+    this_update: dt.datetime,
+    next_update: dt.datetime,
+    with_reason: bool = False,
+) -> bytes:
+    """A DER CRL with many entries, encoded directly (the builder needs seconds per 100k entries).
+
+    Entries are ``SEQUENCE { INTEGER serial, UTCTime this_update [, reasonCode keyCompromise] }``.
+    """
+    from .revocation.der import encode_tlv, read_header
+
+    template = make_crl(issuer, (), this_update=this_update, next_update=next_update)
+    tbs = template.tbs_certlist_bytes
+    _, pos, end = read_header(tbs, 0)
+    head: list[bytes] = []
+    tail = b""
+    while pos < end:
+        tag, _, nxt = read_header(tbs, pos)
+        if tag == 0xA0:
+            tail = tbs[pos:nxt]
+        else:
+            head.append(tbs[pos:nxt])
+        pos = nxt
+    date = encode_tlv(0x17, this_update.strftime("%y%m%d%H%M%SZ").encode())
+    # reasonCode keyCompromise(1): Extension { 2.5.29.21, OCTET STRING { ENUMERATED 1 } }
+    reason = bytes.fromhex("300c300a0603551d150403 0a0101".replace(" ", "")) if with_reason else b""
+    entries: list[bytes] = []
+    append = entries.append
+    for serial in serials:
+        raw = serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)
+        append(encode_tlv(0x30, encode_tlv(0x02, raw) + date + reason))
+    body = b"".join(head) + encode_tlv(0x30, b"".join(entries)) + tail
+    return _sign_tbs(body, issuer.key, None, template)

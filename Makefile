@@ -1,0 +1,41 @@
+# The README's two commands are `make demo` and `make test`; .ci/run calls `make test`.
+# Everything installs into .venv from PyPI, so both work on a fresh machine with Python 3.11.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The demo: decide every sample event in events/ with the real handler and print a table.
+demo: $(STAMP)
+	$(BIN)/mtls-authorizer demo
+
+## Everything CI runs: lint, types, tests.
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+## Benchmarks print their figures (they are not tests: nothing here can flake a build).
+bench: $(STAMP)
+	$(BIN)/python bench/bench_decision.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build .aws-sam

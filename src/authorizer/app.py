@@ -1,0 +1,122 @@
+"""The Lambda entry point: ``authorizer.app.lambda_handler``.
+
+The only module that knows about Lambda and the only one with Powertools decorators. It builds
+its :class:`Runtime` once per cold start, runs the pipeline, and always answers: any error, even
+an unexpected one, becomes a Deny with a reason code (an exception would be a 500 from API
+Gateway). One structured log line and one set of metrics per decision; never a PEM in the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .config import Http2Response
+from .pipeline import authorize
+from .reasons import AuthorizerError, Reason
+from .request import AuthRequest, Target, parse_event
+from .response import Decision, build_response
+from .runtime import Runtime, config_uri_from_env
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "mtls-authorizer")
+_stream = sys.stderr if os.environ.get("AUTHORIZER_LOG_STREAM") == "stderr" else sys.stdout
+logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(_stream))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MtlsAuthorizer"), service=SERVICE)
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process-wide runtime, created on first use from ``AUTHORIZER_CONFIG``."""
+    global _runtime  # noqa: PLW0603 - one warm runtime per Lambda execution environment
+    if _runtime is None:
+        _runtime = Runtime(config_uri_from_env())
+    return _runtime
+
+
+def reset_runtime(runtime: Runtime | None = None) -> None:
+    """Replace the warm runtime (tests, the CLI's ``--config``)."""
+    global _runtime  # noqa: PLW0603
+    _runtime = runtime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    response: dict[str, Any]
+    decision: Decision
+    elapsed_ms: float
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    outcome = handle(event, get_runtime())
+    metrics.add_dimension(name="reason", value=outcome.decision.reason.value)
+    metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="DecisionLatency", unit=MetricUnit.Milliseconds, value=round(outcome.elapsed_ms, 3))
+    return outcome.response
+
+
+def handle(event: object, runtime: Runtime, at: dt.datetime | None = None) -> Outcome:
+    """Decide ``event`` and answer; logs one line per decision. Never raises."""
+    start = time.perf_counter()
+    now = at or dt.datetime.now(dt.UTC)
+    request: AuthRequest | None = None
+    http2_iam = False
+    stale: tuple[str, ...] = ()
+    target = Target.of(event)
+    try:
+        request = parse_event(event)
+        snapshot = runtime.load()
+        stale = snapshot.stale_notes
+        http2_iam = snapshot.deps.config.http2_response is Http2Response.IAM
+        decision = authorize(request, snapshot.deps, now)
+    except AuthorizerError as exc:
+        decision = Decision.deny(exc.reason, exc.detail)
+    except Exception as exc:
+        logger.exception("unexpected error while deciding")
+        decision = Decision.deny(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}")
+    try:
+        response = build_response(decision, target, http2_iam=http2_iam)
+    except Exception as exc:
+        logger.exception("could not build the response")
+        decision = Decision.deny(Reason.INTERNAL_ERROR, f"response: {type(exc).__name__}: {str(exc)[:200]}")
+        response = build_response(decision, Target(target.kind, target.arn, None))
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    _log(decision, request, elapsed_ms, stale)
+    return Outcome(response, decision, elapsed_ms)
+
+
+def _log(decision: Decision, request: AuthRequest | None, elapsed_ms: float, stale: tuple[str, ...]) -> None:
+    fields: dict[str, Any] = {
+        "decision": "allow" if decision.allowed else "deny",
+        "reason": decision.reason.value,
+        "principal": decision.principal_id,
+        "duration_ms": round(elapsed_ms, 3),
+    }
+    if decision.detail:
+        fields["detail"] = decision.detail
+    if request is not None:
+        fields.update(api=request.kind.value, route=request.route, request_id=request.request_id)
+    if decision.path is not None:
+        leaf = decision.path.leaf
+        fields.update(
+            subject=leaf.subject,
+            issuer=leaf.issuer,
+            serial=leaf.serial_hex,
+            fingerprint=leaf.fingerprint_sha256,
+        )
+    fields.update(decision.log)
+    for note in stale:
+        logger.warning("serving a stale copy", extra={"note": note})
+    if decision.allowed:
+        logger.info("authorization decision", extra=fields)
+    else:
+        logger.warning("authorization decision", extra=fields)

@@ -1,0 +1,361 @@
+"""``mtls-authorizer`` (and ``python -m authorizer``): the authorizer's code on a laptop.
+
+Commands: ``verify`` a certificate, ``invoke`` the real handler on an event (what ``sam local
+invoke`` would do, without Docker), ``make-event`` for a certificate, ``check-config`` a policy
+document, ``demo`` (the README's first command) and ``serve`` a local mTLS endpoint.
+
+Exit codes: 0 accepted/valid, 1 refused/invalid, 2 usage error or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or an input file that cannot be read: exit 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        print(f"mtls-authorizer {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mtls-authorizer", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    v = sub.add_parser("verify", help="verify a client certificate against a truststore (and a policy)")
+    v.add_argument("leaf", metavar="LEAF.pem", help="the leaf, optionally followed by intermediates the client sent")
+    v.add_argument(
+        "--trust-store",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a bundle with API Gateway's meaning: self-signed = anchor, others = intermediates",
+    )
+    v.add_argument(
+        "--trust-anchor",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="every certificate in FILE is a trust anchor (RFC 5280)",
+    )
+    v.add_argument("--config", metavar="URI", help="a policy document (path, file:// or s3://)")
+    v.add_argument("--at", metavar="ISO8601", help="validation time (default: now)")
+    v.add_argument(
+        "--eku",
+        choices=["clientAuth", "serverAuth", "any"],
+        default=None,
+        help="required EKU when the leaf has one (default clientAuth, or the policy's)",
+    )
+    v.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a CRL (PEM or DER); with --crl these are the only revocation sources",
+    )
+    v.add_argument("--online", action="store_true", help="check revocation with the certificates' own CDP and AIA")
+    v.add_argument("--json", action="store_true", help='print {"decision", "reason", "detail", "chain"}')
+    v.set_defaults(func=cmd_verify)
+
+    i = sub.add_parser("invoke", help="run the real Lambda handler on an event, as sam local invoke would")
+    i.add_argument("event", metavar="EVENT.json")
+    i.add_argument("--config", metavar="URI", help="policy document (default: $AUTHORIZER_CONFIG or the embedded demo)")
+    i.set_defaults(func=cmd_invoke)
+
+    m = sub.add_parser("make-event", help="print an authorizer event carrying a certificate")
+    m.add_argument("leaf", metavar="LEAF.pem")
+    m.add_argument("--api", choices=["rest", "http1", "http2"], default="rest")
+    m.add_argument("--method", default="GET")
+    m.add_argument("--path", default="/pets")
+    m.set_defaults(func=cmd_make_event)
+
+    c = sub.add_parser("check-config", help="validate a policy document and summarize what it allows")
+    c.add_argument("uri", metavar="URI", nargs="?", help="default: $AUTHORIZER_CONFIG or the embedded demo")
+    c.set_defaults(func=cmd_check_config)
+
+    d = sub.add_parser("demo", help="decide every sample event in events/ and print a table")
+    d.add_argument("--regenerate", action="store_true", help="make a fresh demo PKI, policy and events first")
+    d.add_argument("--root", default=".", help="project folder holding events/ and demo/ (default: .)")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+# -- verify ---------------------------------------------------------------------------------------
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _certs_in(data: bytes) -> list[Any]:
+    from cryptography import x509
+
+    if b"-----BEGIN" in data:
+        try:
+            return list(x509.load_pem_x509_certificates(data))
+        except ValueError:
+            return []
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        return []
+
+
+def _parse_time(text: str | None) -> dt.datetime:
+    if not text:
+        return dt.datetime.now(dt.UTC)
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--at: not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .certificate import ClientCertificate
+    from .chain import ChainValidator, EkuMode, TrustStore, is_self_signed
+    from .reasons import AuthorizerError, Reason
+
+    at = _parse_time(args.at)
+    leaf_data = _read(args.leaf)
+    anchors: list[Any] = []
+    intermediates: list[Any] = []
+    for f in args.trust_store:
+        certs = _certs_in(_read(f))
+        if not certs:
+            raise UsageError(f"{f} holds no certificate")
+        for cert in certs:  # API Gateway's meaning: self-signed = anchor, others = intermediates
+            (anchors if is_self_signed(cert) else intermediates).append(cert)
+    for f in args.trust_anchor:
+        certs = _certs_in(_read(f))
+        if not certs:
+            raise UsageError(f"{f} holds no certificate")
+        anchors += certs
+
+    config = None
+    if args.config:
+        config = _load_config(args.config)
+        if not anchors and not intermediates:
+            ts = _load_truststore(config.truststore.uri, config.truststore.version)
+            anchors, intermediates = list(ts.anchors), list(ts.intermediates)
+    if not args.trust_store and not args.trust_anchor and config is None:
+        raise UsageError("give --trust-store, --trust-anchor or --config")
+    if not anchors:
+        raise UsageError("the trust files hold no trust anchor (no self-signed certificate; use --trust-anchor)")
+
+    eku = EkuMode(args.eku) if args.eku else (config.validation.eku if config else EkuMode.CLIENT_AUTH)
+    max_len = config.validation.max_chain_length if config else 4
+    validator = ChainValidator(
+        TrustStore.from_certs(anchors, intermediates), eku=eku, max_chain_length=max_len, cache_size=0
+    )
+
+    chain_names: list[str] = []
+    certs = _certs_in(leaf_data)
+    try:
+        if not certs:
+            raise AuthorizerError(Reason.CERT_MALFORMED, f"{args.leaf} holds no certificate")
+        path = validator.validate(ClientCertificate(certs[0]), at, certs[1:])
+        chain_names = path.describe()
+        checker = _revocation_checker(args, config)
+        if checker is not None:
+            outcome = checker.check(path.chain, at)
+            on_unknown = config.revocation.on_unknown if config is not None and config.revocation else "deny"
+            err = outcome.error(on_unknown)
+            if err is not None:
+                raise err
+        if config is not None:
+            config.access.evaluate(path.leaf, path.issuer, None, None)
+    except AuthorizerError as exc:
+        return _verdict(args, False, exc.reason.value, exc.detail, chain_names)
+    return _verdict(args, True, Reason.ALLOWED.value, "", chain_names)
+
+
+def _revocation_checker(args: argparse.Namespace, config: Any) -> Any:
+    if args.crl:
+        from .revocation.checker import RevocationChecker
+
+        for f in args.crl:
+            _read(f)  # unreadable CRL file: usage error (exit 2)
+        return RevocationChecker.from_crl_files(args.crl)
+    if args.online:
+        from .revocation.checker import RevocationChecker
+        from .revocation.config import RevocationConfig
+
+        return RevocationChecker(RevocationConfig.from_dict({}))
+    if config is not None and config.revocation is not None:
+        from .revocation.checker import RevocationChecker
+
+        return RevocationChecker(config.revocation)
+    return None
+
+
+def _verdict(args: argparse.Namespace, allowed: bool, reason: str, detail: str, chain: list[str]) -> int:
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "decision": "allow" if allowed else "deny",
+                    "reason": reason,
+                    "detail": detail,
+                    "chain": chain,
+                }
+            )
+        )
+    else:
+        print(f"{'ACCEPTED' if allowed else 'REFUSED'}: {reason}" + (f" - {detail}" if detail else ""))
+        for depth, name in enumerate(chain):
+            print(f"  {depth}: {name}")
+    return EXIT_OK if allowed else EXIT_REFUSED
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def _load_config(uri: str) -> Any:
+    from .config import PolicyConfig
+    from .reasons import AuthorizerError
+    from .sources.blob import Fetchers
+
+    try:
+        blob = Fetchers().fetch(uri)
+        assert blob is not None
+        return PolicyConfig.from_json(blob.data, uri)
+    except AuthorizerError as exc:
+        raise UsageError(f"{exc.reason.value}: {exc.detail}") from None
+
+
+def _load_truststore(uri: str, version: str | None) -> Any:
+    from .chain import TrustStore
+    from .reasons import AuthorizerError
+    from .sources.blob import Fetchers
+
+    try:
+        blob = Fetchers().fetch(uri, version=version)
+        assert blob is not None
+        return TrustStore.from_pem(blob.data, uri)
+    except (AuthorizerError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from .chain import TrustStore
+    from .config import PolicyConfig
+    from .reasons import AuthorizerError
+    from .runtime import config_uri_from_env
+    from .sources.blob import Fetchers
+
+    uri = args.uri or config_uri_from_env()
+    fetchers = Fetchers()
+    try:
+        blob = fetchers.fetch(uri)
+        assert blob is not None
+        config = PolicyConfig.from_json(blob.data, uri)
+    except AuthorizerError as exc:
+        print(f"INVALID {uri}\n  {exc.reason.value}: {exc.detail}")
+        return EXIT_REFUSED
+    problems: list[str] = []
+    try:
+        ts_blob = fetchers.fetch(config.truststore.uri, version=config.truststore.version)
+        assert ts_blob is not None
+        ts = TrustStore.from_pem(ts_blob.data, config.truststore.uri)
+        problems = [f"truststore: {p}" for p in ts.problems(dt.datetime.now(dt.UTC))]
+        ts_line = f"truststore: {len(ts.anchors)} anchor(s), {len(ts.intermediates)} intermediate(s)"
+    except (AuthorizerError, ValueError) as exc:
+        print(f"INVALID {uri}\n  truststore.uri: {getattr(exc, 'detail', exc)}")
+        return EXIT_REFUSED
+    print(f"VALID {uri}")
+    for line in [*config.summary(), ts_line, *problems]:
+        print(f"  {line}")
+    return EXIT_OK
+
+
+# -- invoke / make-event ---------------------------------------------------------------------------
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    try:
+        event = json.loads(_read(args.event))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{args.event} is not JSON: {exc}") from None
+    response = invoke_handler(event, args.config)
+    print(json.dumps(response, indent=2))
+    return EXIT_OK if is_allow(response) else EXIT_REFUSED
+
+
+def invoke_handler(event: Any, config: str | None = None) -> dict[str, Any]:
+    """Run ``authorizer.app.lambda_handler`` as Lambda would; its logs and metrics go to stderr."""
+    os.environ.setdefault("AUTHORIZER_LOG_STREAM", "stderr")
+    if config:
+        os.environ["AUTHORIZER_CONFIG"] = config
+    from . import app
+
+    if config or app._runtime is None:
+        app.reset_runtime(None)
+    with contextlib.redirect_stdout(sys.stderr):
+        response: dict[str, Any] = app.lambda_handler(event, _LambdaContext())
+    return response
+
+
+def is_allow(response: dict[str, Any]) -> bool:
+    if "isAuthorized" in response:
+        return response["isAuthorized"] is True
+    statements = response.get("policyDocument", {}).get("Statement", [])
+    return bool(statements) and all(s.get("Effect") == "Allow" for s in statements)
+
+
+class _LambdaContext:
+    """The attributes Powertools reads from a Lambda context."""
+
+    function_name = "mtls-authorizer-local"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mtls-authorizer-local"
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/mtls-authorizer-local"
+    log_stream_name = "local"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def cmd_make_event(args: argparse.Namespace) -> int:
+    from .events import make_event
+
+    data = _read(args.leaf)
+    certs = _certs_in(data)
+    if not certs:
+        raise UsageError(f"{args.leaf} holds no certificate")
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    pem = certs[0].public_bytes(Encoding.PEM).decode()
+    print(json.dumps(make_event(pem, api=args.api, method=args.method, path=args.path), indent=2))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.root), regenerate=args.regenerate)

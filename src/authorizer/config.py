@@ -1,0 +1,216 @@
+"""The policy document: parsed and validated once per load into frozen, typed objects.
+
+Field names are a contract (see ARCHITECTURE.md): fields may be added, none renamed. Every error
+names the field as a path (``cache.ttl_seconds: expected a number >= 0``) so an operator can fix
+the document from the log line alone. Sections owned by other modules (``pinning``/``clients``/
+``deny`` by :mod:`authorizer.policy`, ``revocation`` by :mod:`authorizer.revocation`) are parsed
+by them, here, so that a loaded ``PolicyConfig`` is complete and valid or not loaded at all.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .chain import MAX_CHAIN_LENGTH, EkuMode
+from .reasons import ConfigError
+
+if TYPE_CHECKING:
+    from .policy import AccessPolicy
+    from .revocation.config import RevocationConfig
+
+SUPPORTED_VERSIONS = (1,)
+_TOP_LEVEL = {
+    "version",
+    "truststore",
+    "pinning",
+    "revocation",
+    "clients",
+    "deny",
+    "cache",
+    "validation",
+    "response",
+    "description",
+    "$schema",
+    "comment",
+}
+
+
+class Http2Response(enum.StrEnum):
+    """HTTP API payload 2.0 answers with the simple response or, when configured, an IAM policy."""
+
+    SIMPLE = "simple"
+    IAM = "iam"
+
+
+@dataclass(frozen=True)
+class TruststoreRef:
+    uri: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    ttl_seconds: float = 60.0
+    max_stale_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    eku: EkuMode = EkuMode.CLIENT_AUTH
+    max_chain_length: int = MAX_CHAIN_LENGTH
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    version: int
+    truststore: TruststoreRef
+    access: AccessPolicy
+    revocation: RevocationConfig | None = None
+    cache: CacheSettings = CacheSettings()
+    validation: ValidationSettings = ValidationSettings()
+    http2_response: Http2Response = Http2Response.SIMPLE
+    source: str = field(default="", compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_json(cls, data: bytes, source: str = "") -> PolicyConfig:
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError("", f"{source or 'policy document'} is not valid JSON: {exc}") from None
+        return cls.from_dict(doc, source)
+
+    @classmethod
+    def from_dict(cls, doc: object, source: str = "") -> PolicyConfig:
+        from .policy import AccessPolicy
+
+        if not isinstance(doc, Mapping):
+            raise ConfigError("", "the policy document must be a JSON object")
+        # Unknown top-level fields are kept as warnings, not errors: documents written by other
+        # tools may carry fields of their own, and the contract only promises ours.
+        warnings = tuple(f"{k}: unknown top-level field, ignored" for k in sorted(set(doc) - _TOP_LEVEL))
+        version = doc.get("version")
+        if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+            raise ConfigError("version", f"expected one of {list(SUPPORTED_VERSIONS)}, got {version!r}")
+        revocation = None
+        if "revocation" in doc and doc["revocation"] is not None:
+            from .revocation.config import RevocationConfig
+
+            revocation = RevocationConfig.from_dict(_mapping(doc["revocation"], "revocation"), "revocation")
+        return cls(
+            version=int(version),
+            truststore=_truststore(doc.get("truststore"), source),
+            access=AccessPolicy.from_dict(doc),
+            revocation=revocation,
+            cache=_cache(doc.get("cache")),
+            validation=_validation(doc.get("validation")),
+            http2_response=_http2(doc.get("response")),
+            source=source,
+            warnings=warnings,
+        )
+
+    def summary(self) -> list[str]:
+        """Human lines for ``check-config`` and the load log."""
+        lines = [
+            f"truststore: {self.truststore.uri}"
+            + (f" (version {self.truststore.version})" if self.truststore.version else ""),
+            f"validation: EKU {self.validation.eku.value}, at most {self.validation.max_chain_length} certificates",
+            f"cache: re-read every {self.cache.ttl_seconds:g} s, last good kept {self.cache.max_stale_seconds:g} s",
+            f"HTTP API 2.0 answers: {self.http2_response.value} response",
+        ]
+        lines.append(self.revocation.describe() if self.revocation else "revocation: none (no 'revocation' section)")
+        lines.extend(self.access.summary())
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return lines
+
+
+def resolve_relative(uri: str, base: str) -> str:
+    """A relative truststore URI is read next to the policy document (file or S3 prefix)."""
+    if not uri or "://" in uri or uri.startswith("/") or not base:
+        return uri
+    if base.startswith("s3://"):
+        bucket_key = base[len("s3://") :]
+        bucket, _, key = bucket_key.partition("/")
+        return f"s3://{bucket}/{posixpath.join(posixpath.dirname(key), uri)}"
+    if base.startswith("file://"):
+        return "file://" + posixpath.join(posixpath.dirname(base[len("file://") :]), uri)
+    return posixpath.join(posixpath.dirname(base), uri)
+
+
+def _mapping(value: object, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(path, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _only(section: Mapping[str, Any], path: str, known: set[str]) -> None:
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{path}.{unknown[0]}", f"unknown field (known: {', '.join(sorted(known))})")
+
+
+def _number(section: Mapping[str, Any], key: str, path: str, default: float) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{path}.{key}", f"expected a number >= 0, got {value!r}")
+    return float(value)
+
+
+def _truststore(value: object, source: str) -> TruststoreRef:
+    section = _mapping(value, "truststore")
+    _only(section, "truststore", {"uri", "version"})
+    uri = section.get("uri")
+    if not isinstance(uri, str) or not uri.strip():
+        raise ConfigError("truststore.uri", "expected a path, file:// or s3:// URI")
+    if "://" in uri and not uri.startswith(("file://", "s3://")):
+        raise ConfigError("truststore.uri", f"unsupported scheme in {uri!r}: use a path, file:// or s3://")
+    version = section.get("version")
+    if version is not None and not (isinstance(version, str) and version):
+        raise ConfigError("truststore.version", "expected an S3 object version id (string)")
+    return TruststoreRef(resolve_relative(uri, source), version)
+
+
+def _cache(value: object) -> CacheSettings:
+    if value is None:
+        return CacheSettings()
+    section = _mapping(value, "cache")
+    _only(section, "cache", {"ttl_seconds", "max_stale_seconds"})
+    return CacheSettings(
+        _number(section, "ttl_seconds", "cache", 60.0), _number(section, "max_stale_seconds", "cache", 3600.0)
+    )
+
+
+def _validation(value: object) -> ValidationSettings:
+    if value is None:
+        return ValidationSettings()
+    section = _mapping(value, "validation")
+    _only(section, "validation", {"eku", "max_chain_length"})
+    eku = section.get("eku", EkuMode.CLIENT_AUTH.value)
+    try:
+        mode = EkuMode(eku)
+    except ValueError:
+        raise ConfigError("validation.eku", f"expected one of {[m.value for m in EkuMode]}, got {eku!r}") from None
+    length = section.get("max_chain_length", MAX_CHAIN_LENGTH)
+    if isinstance(length, bool) or not isinstance(length, int) or not 2 <= length <= MAX_CHAIN_LENGTH:
+        raise ConfigError(
+            "validation.max_chain_length",
+            f"expected an integer from 2 to {MAX_CHAIN_LENGTH} (API Gateway's limit)",
+        )
+    return ValidationSettings(mode, length)
+
+
+def _http2(value: object) -> Http2Response:
+    if value is None:
+        return Http2Response.SIMPLE
+    section = _mapping(value, "response")
+    _only(section, "response", {"http2"})
+    mode = section.get("http2", Http2Response.SIMPLE.value)
+    try:
+        return Http2Response(mode)
+    except ValueError:
+        raise ConfigError("response.http2", f"expected 'simple' or 'iam', got {mode!r}") from None

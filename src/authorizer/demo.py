@@ -1,0 +1,179 @@
+"""The demo: a small PKI, a policy document and one sample event per outcome.
+
+``mtls-authorizer demo`` decides every event in ``events/`` with the real handler and prints a
+table; ``--regenerate`` first makes a fresh PKI. The generated policy and truststore are also the
+package's embedded default (``authorizer/data/``), used when ``AUTHORIZER_CONFIG`` is unset, so
+``sam local invoke -e events/...`` works without any setup.
+
+The CA private keys are never written: regenerating makes new CAs. Client keys are written
+(``demo/pki/clients/*.key``) so that ``curl --cert`` can present the demo certificates to
+``mtls-authorizer serve``; they are demo material only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+PACKAGE_DATA = Path(__file__).parent / "data"
+CLIENT_NOT_AFTER = dt.datetime(2040, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """One sample event: which client certificate, which request, and the expected outcome."""
+
+    name: str
+    client: str | None  # None: no certificate in the event
+    api: str = "rest"
+    method: str = "GET"
+    path: str = "/pets"
+    expect: str = "ALLOWED"
+    raw_pem: str | None = None  # a PEM text used as is (malformed cases)
+
+    @property
+    def allowed(self) -> bool:
+        return self.expect == "ALLOWED"
+
+
+CASES: tuple[DemoCase, ...] = (
+    DemoCase("rest-allow-valid-rsa", "valid-rsa"),
+    DemoCase("rest-allow-valid-ecdsa", "valid-ecdsa", method="GET", path="/pets/42"),
+    DemoCase("http1-allow-valid-ecdsa", "valid-ecdsa", api="http1"),
+    DemoCase("http2-allow-valid-rsa", "valid-rsa", api="http2", method="POST", path="/pets"),
+    DemoCase("rest-deny-missing-cert", None, expect="CERT_MISSING"),
+    DemoCase(
+        "rest-deny-malformed-cert",
+        None,
+        expect="CERT_MALFORMED",
+        raw_pem="-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    ),
+    DemoCase("rest-deny-expired", "expired", expect="EXPIRED"),
+    DemoCase("rest-deny-not-yet-valid", "not-yet-valid", expect="NOT_YET_VALID"),
+    DemoCase("rest-deny-unknown-issuer", "unknown-issuer", expect="ISSUER_NOT_FOUND"),
+    DemoCase("rest-deny-self-signed", "self-signed", expect="SELF_SIGNED"),
+    DemoCase("rest-deny-weak-key", "weak-key", expect="INSECURE_ALGORITHM"),
+    DemoCase("rest-deny-server-only-eku", "server-only-eku", expect="CHAIN_INVALID"),
+    DemoCase("http2-deny-expired", "expired", api="http2", expect="EXPIRED"),
+)
+
+
+def make_demo(root: Path) -> None:
+    """Write ``demo/`` (PKI, policy) and ``events/`` under ``root``, and the embedded default."""
+    from .devpki import CA, self_signed_leaf
+
+    pki = root / "demo" / "pki"
+    clients_dir = pki / "clients"
+    clients_dir.mkdir(parents=True, exist_ok=True)
+    root_ca = CA.root("Demo Root CA", key="p384")
+    issuing = root_ca.intermediate("Demo Issuing CA", key="p256")
+    stranger = CA.root("Unknown Root CA", key="p256").intermediate("Unknown Issuing CA")
+    clients = {
+        "valid-rsa": issuing.issue("CN=client-rsa,O=Partner A", key="rsa2048", not_after=CLIENT_NOT_AFTER),
+        "valid-ecdsa": issuing.issue(
+            "CN=device-0001,O=Devices",
+            key="p256",
+            sans=[x509.UniformResourceIdentifier("spiffe://example.org/device/0001")],
+            not_after=CLIENT_NOT_AFTER,
+        ),
+        "expired": issuing.issue(
+            "CN=client-expired,O=Partner A",
+            not_before=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+            not_after=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        ),
+        "not-yet-valid": issuing.issue(
+            "CN=client-future,O=Partner A",
+            not_before=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+            not_after=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
+        ),
+        "unknown-issuer": stranger.issue("CN=client-stranger,O=Elsewhere", not_after=CLIENT_NOT_AFTER),
+        "self-signed": self_signed_leaf("CN=client-self-signed,O=Nobody", not_after=CLIENT_NOT_AFTER),
+        "weak-key": issuing.issue("CN=client-weak,O=Partner A", key="rsa1024", not_after=CLIENT_NOT_AFTER),
+        "server-only-eku": issuing.issue(
+            "CN=server-cert,O=Partner A", eku=[ExtendedKeyUsageOID.SERVER_AUTH], not_after=CLIENT_NOT_AFTER
+        ),
+    }
+    (pki / "root.pem").write_bytes(root_ca.cert_pem)
+    (pki / "issuing.pem").write_bytes(issuing.cert_pem)
+    truststore = issuing.cert_pem + root_ca.cert_pem
+    (pki / "truststore.pem").write_bytes(truststore)
+    for name, issued in clients.items():
+        (clients_dir / f"{name}.pem").write_bytes(issued.cert_pem)
+        (clients_dir / f"{name}.key").write_bytes(issued.key_pem)
+    policy = demo_policy("pki/truststore.pem")
+    (root / "demo" / "policy.json").write_text(json.dumps(policy, indent=2) + "\n")
+
+    PACKAGE_DATA.mkdir(exist_ok=True)
+    (PACKAGE_DATA / "truststore.pem").write_bytes(truststore)
+    (PACKAGE_DATA / "policy.json").write_text(json.dumps(demo_policy("truststore.pem"), indent=2) + "\n")
+    write_events(root, {name: c.cert_pem.decode() for name, c in clients.items()})
+
+
+def demo_policy(truststore_uri: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "description": "Demo policy: the demo truststore, every valid client may call every route.",
+        "truststore": {"uri": truststore_uri},
+        "cache": {"ttl_seconds": 60, "max_stale_seconds": 3600},
+    }
+
+
+def write_events(root: Path, pems: dict[str, str]) -> None:
+    from .events import make_event
+
+    events = root / "events"
+    if events.exists():
+        shutil.rmtree(events)
+    events.mkdir()
+    when = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.UTC)
+    expected = {}
+    for case in CASES:
+        pem = case.raw_pem if case.raw_pem is not None else (pems[case.client] if case.client else None)
+        event = make_event(
+            pem, api=case.api, method=case.method, path=case.path, when=when, request_id=f"demo-{case.name}"
+        )
+        (events / f"{case.name}.json").write_text(json.dumps(event, indent=2) + "\n")
+        expected[f"{case.name}.json"] = {
+            "decision": "allow" if case.allowed else "deny",
+            "reason": case.expect,
+        }
+    (events / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
+
+
+def run_demo(root: Path, *, regenerate: bool = False) -> int:
+    """Decide every sample event with the real handler and print ``event, decision, reason``."""
+    policy = root / "demo" / "policy.json"
+    if regenerate or not policy.exists() or not (root / "events" / "expected.json").exists():
+        print(f"creating the demo PKI, policy and events under {root.resolve()} ...")
+        make_demo(root)
+    from .app import handle, logger
+    from .cli import is_allow
+    from .runtime import Runtime
+
+    logger.setLevel("CRITICAL")  # the table is the output; `mtls-authorizer invoke` shows the log lines
+    runtime = Runtime(str(policy))
+    expected = json.loads((root / "events" / "expected.json").read_text())
+    rows = []
+    mismatches = 0
+    for name in sorted(expected):
+        event = json.loads((root / "events" / name).read_text())
+        outcome = handle(event, runtime)
+        decision = "allow" if is_allow(outcome.response) else "deny"
+        reason = outcome.decision.reason.value
+        ok = decision == expected[name]["decision"] and reason == expected[name]["reason"]
+        mismatches += not ok
+        rows.append((name, decision.upper(), reason, "" if ok else f"(expected {expected[name]['reason']})"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'EVENT':<{width}}  DECISION  REASON")
+    for name, decision, reason, note in rows:
+        print(f"{name:<{width}}  {decision:<8}  {reason} {note}".rstrip())
+    print(f"\n{len(rows)} events, {len(rows) - mismatches} as expected. Policy: {policy}")
+    print("Try: mtls-authorizer invoke events/rest-allow-valid-rsa.json   (the real handler, log on stderr)")
+    return 0 if mismatches == 0 else 1

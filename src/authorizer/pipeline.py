@@ -1,0 +1,57 @@
+"""The decision pipeline: request -> certificate/chain -> revocation -> policy -> Decision.
+
+Pure logic over already-loaded dependencies: no Lambda, no configuration loading, no logging.
+Every stage raises ``AuthorizerError``; :func:`authorize` turns that into a Deny carrying the
+stage's reason code, so a refusal can never be mistaken for an Allow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .chain import ChainValidator, VerifiedPath
+from .reasons import AuthorizerError, Reason
+from .request import AuthRequest
+from .response import Decision
+
+if TYPE_CHECKING:
+    from .config import PolicyConfig
+    from .revocation.checker import RevocationChecker
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What one decision needs, built once per configuration/truststore version."""
+
+    config: PolicyConfig
+    validator: ChainValidator
+    revocation: RevocationChecker | None = None
+
+
+def authorize(request: AuthRequest, deps: Dependencies, at: dt.datetime) -> Decision:
+    """Decide one request at time ``at`` (the request's own time: expiry applies to the second)."""
+    path: VerifiedPath | None = None
+    log: dict[str, Any] = {}
+    try:
+        path = deps.validator.validate_pem(request.cert_pem, at)
+        if deps.revocation is not None and deps.config.revocation is not None:
+            outcome = deps.revocation.check(path.chain, at)
+            log["revocation"] = outcome.log_fields() if hasattr(outcome, "log_fields") else str(outcome.status)
+            error = outcome.error(deps.config.revocation.on_unknown)
+            if error is not None:
+                raise error
+        grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path)
+    except AuthorizerError as exc:
+        return Decision.deny(exc.reason, exc.detail, path, **log)
+    return Decision(
+        allowed=True,
+        reason=Reason.ALLOWED,
+        detail="",
+        principal_id=grant.principal_id,
+        routes=grant.routes,
+        path=path,
+        client_name=grant.client_name,
+        log=log,
+    )

@@ -1,0 +1,142 @@
+"""Long-lived dependencies of a warm function: policy document, truststore, validator, revocation.
+
+Each is loaded through a :class:`CachedBlob` (TTL, ETag revalidation, last-known-good) and the
+objects derived from it are rebuilt only when what they depend on changes: a new truststore
+bundle gets a new :class:`ChainValidator` (and so an empty path cache), a new revocation section
+a new checker, while an unchanged document revalidated by ETag costs one small request per TTL
+and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .chain import ChainValidator, TrustStore
+from .config import PolicyConfig
+from .pipeline import Dependencies
+from .reasons import ConfigError
+from .sources.blob import BlobFetcher, CachedBlob, Fetchers
+
+if TYPE_CHECKING:
+    from .revocation.checker import RevocationChecker
+    from .revocation.config import RevocationConfig
+
+CONFIG_ENV = "AUTHORIZER_CONFIG"
+#: The embedded default: the demo policy and truststore shipped inside the package.
+DEFAULT_CONFIG = str(Path(__file__).parent / "data" / "policy.json")
+
+
+def config_uri_from_env() -> str:
+    return os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
+
+
+def _parse_truststore(uri: str) -> Callable[[bytes], TrustStore]:
+    def parse(data: bytes) -> TrustStore:
+        try:
+            return TrustStore.from_pem(data, uri)
+        except ValueError as exc:
+            raise ConfigError("truststore.uri", str(exc)) from None
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Dependencies for one decision plus whether any of them is served stale."""
+
+    deps: Dependencies
+    stale_notes: tuple[str, ...] = ()
+
+
+class Runtime:
+    """Builds :class:`Dependencies` on demand and keeps them warm. Thread-safe."""
+
+    def __init__(
+        self,
+        config_uri: str,
+        *,
+        fetcher: BlobFetcher | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        revocation_factory: Callable[[RevocationConfig], RevocationChecker] | None = None,
+    ) -> None:
+        self.config_uri = config_uri
+        self._fetcher = fetcher or Fetchers()
+        self._clock = clock
+        self._revocation_factory = revocation_factory
+        self._config = CachedBlob(
+            config_uri, lambda data: PolicyConfig.from_json(data, config_uri), self._fetcher, clock=clock
+        )
+        self._truststore: CachedBlob[TrustStore] | None = None
+        self._validator: ChainValidator | None = None
+        self._checker: tuple[RevocationConfig, RevocationChecker] | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Snapshot:
+        """Current dependencies; raises ``AuthorizerError`` (``CONFIG_*``) when none are usable."""
+        cfg = self._config.get()
+        config = cfg.value
+        # The document's own cache settings govern how often it (and the truststore) is re-read.
+        self._config.ttl, self._config.max_stale = config.cache.ttl_seconds, config.cache.max_stale_seconds
+        ts_blob = self._truststore_blob(config)
+        ts = ts_blob.get()
+        validator = self._validator_for(ts.value, config)
+        checker = self._checker_for(config.revocation)
+        notes = tuple(
+            f"{loaded.blob.uri}: serving the last good copy ({loaded.error.detail if loaded.error else 'error'})"
+            for loaded in (cfg, ts)
+            if loaded.stale
+        )
+        return Snapshot(Dependencies(config, validator, checker), notes)
+
+    def _truststore_blob(self, config: PolicyConfig) -> CachedBlob[TrustStore]:
+        ref = config.truststore
+        blob = self._truststore
+        if blob is None or blob.uri != ref.uri or blob.version != ref.version:
+            with self._lock:
+                blob = CachedBlob(
+                    ref.uri,
+                    _parse_truststore(ref.uri),
+                    self._fetcher,
+                    ttl=config.cache.ttl_seconds,
+                    max_stale=config.cache.max_stale_seconds,
+                    version=ref.version,
+                    clock=self._clock,
+                )
+                self._truststore = blob
+        else:
+            blob.ttl, blob.max_stale = config.cache.ttl_seconds, config.cache.max_stale_seconds
+        return blob
+
+    def _validator_for(self, truststore: TrustStore, config: PolicyConfig) -> ChainValidator:
+        v = self._validator
+        settings = config.validation
+        if (
+            v is None
+            or v.truststore.id != truststore.id
+            or v.eku is not settings.eku
+            or v.max_chain_length != settings.max_chain_length
+        ):
+            v = ChainValidator(truststore, eku=settings.eku, max_chain_length=settings.max_chain_length)
+            self._validator = v
+        return v
+
+    def _checker_for(self, revocation: RevocationConfig | None) -> RevocationChecker | None:
+        if revocation is None:
+            return None
+        current = self._checker
+        if current is not None and current[0] == revocation:
+            return current[1]
+        if self._revocation_factory is not None:
+            checker = self._revocation_factory(revocation)
+        else:
+            from .revocation.checker import RevocationChecker
+
+            checker = RevocationChecker(revocation)
+        self._checker = (revocation, checker)
+        return checker
