@@ -1,0 +1,179 @@
+"""The two caches a long-lived checker keeps between requests.
+
+* :class:`StatusCache`: the decided status of one certificate (GOOD or REVOKED, never UNKNOWN),
+  keyed by the certificate itself (its DER, which fixes issuer and serial: a serial alone would
+  collide across CAs), valid until the deciding answer's nextUpdate. This is the warm path: one
+  dict lookup per certificate, a few microseconds.
+* :class:`CrlSourceCache`: one parsed and indexed CRL per source URI with the validators of its
+  last fetch (HTTP ETag/Last-Modified, S3 ETag), refetched conditionally when it reaches
+  nextUpdate or ``refresh_seconds``; a failed fetch is remembered for ``retry_seconds`` so a
+  dead source does not cost every request a timeout, and a still-current CRL keeps serving
+  while its source is failing.
+
+Both are bounded (oldest entries are dropped first) and thread-safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ..reasons import AuthorizerError
+from .crl import CrlError, CrlIndex
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Cached(Generic[V]):
+    value: V
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    #: Monotonic time after which the entry is ignored (forces a revalidation), or None.
+    refresh_by: float | None = None
+
+
+class StatusCache(Generic[V]):
+    """Bounded map from a hashable key to a value valid over a time window."""
+
+    def __init__(self, max_entries: int = 50_000, skew: dt.timedelta = dt.timedelta(0)) -> None:
+        self.max_entries = max_entries
+        self.skew = skew
+        self._data: dict[Hashable, Cached[V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, at: dt.datetime, mono: float) -> V | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry.refresh_by is not None and mono >= entry.refresh_by:
+            return None
+        if not (entry.valid_from - self.skew <= at <= entry.valid_until + self.skew):
+            return None
+        return entry.value
+
+    def put(self, key: Hashable, entry: Cached[V]) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+            self._data[key] = entry
+            while len(self._data) > self.max_entries:
+                del self._data[next(iter(self._data))]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One conditional fetch: ``data`` None means "not modified"."""
+
+    data: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+#: ``fetch(uri, etag, last_modified) -> Fetched``; raises AuthorizerError (SourceError).
+FetchFn = Callable[[str, str | None, str | None], Fetched]
+
+
+@dataclass
+class _Source:
+    index: CrlIndex | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: float = float("-inf")  # monotonic time of the last successful fetch
+    attempted_at: float = float("-inf")  # monotonic time of the last attempt
+    error: str | None = None
+
+
+class CrlSourceCache:
+    """One indexed CRL per source URI; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        refresh_seconds: float | None,
+        retry_seconds: float,
+        clock: Callable[[], float],
+        max_sources: int = 256,
+    ) -> None:
+        self.refresh_seconds = refresh_seconds
+        self.retry_seconds = retry_seconds
+        self.clock = clock
+        self.max_sources = max_sources
+        self._sources: dict[str, _Source] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.fetches = 0
+
+    def _stale(self, src: _Source, at: dt.datetime, mono: float) -> bool:
+        index = src.index
+        if index is None or index.next_update is None or at >= index.next_update:
+            return True
+        return self.refresh_seconds is not None and mono - src.fetched_at >= self.refresh_seconds
+
+    def get(self, uri: str, at: dt.datetime, fetch: FetchFn) -> CrlIndex:
+        """The CRL of ``uri`` to use at ``at``; raises CrlUnavailable when there is none."""
+        src = self._sources.get(uri)
+        mono = self.clock()
+        if src is not None and not self._stale(src, at, mono):
+            assert src.index is not None
+            return src.index
+        with self._guard:
+            lock = self._locks.setdefault(uri, threading.Lock())
+        with lock:
+            src = self._sources.get(uri)
+            mono = self.clock()
+            if src is None:
+                src = _Source()
+            elif not self._stale(src, at, mono):
+                assert src.index is not None
+                return src.index
+            if mono - src.attempted_at < self.retry_seconds:
+                return self._fallback(uri, src)
+            src.attempted_at = mono
+            self.fetches += 1
+            try:
+                got = fetch(uri, src.etag if src.index else None, src.last_modified if src.index else None)
+                if got.data is None:
+                    if src.index is None:
+                        raise CrlUnavailable(uri, "source answered 'not modified' to an unconditional fetch")
+                else:
+                    src.index = CrlIndex.from_bytes(got.data, uri)
+                src.etag, src.last_modified = got.etag, got.last_modified
+                src.fetched_at = mono
+                src.error = None
+            except (AuthorizerError, CrlError) as exc:
+                src.error = exc.detail if isinstance(exc, AuthorizerError) else str(exc)
+            self._store(uri, src)
+            return self._fallback(uri, src)
+
+    @staticmethod
+    def _fallback(uri: str, src: _Source) -> CrlIndex:
+        """The CRL we have (a failing source keeps serving one that is still current: the
+        verdict checks currency), or the error."""
+        if src.index is not None:
+            return src.index
+        raise CrlUnavailable(uri, src.error or "not fetched yet")
+
+    def _store(self, uri: str, src: _Source) -> None:
+        with self._guard:
+            self._sources[uri] = src
+            while len(self._sources) > self.max_sources:
+                old = next(iter(self._sources))
+                del self._sources[old]
+                self._locks.pop(old, None)
+
+    def put_static(self, uri: str, index: CrlIndex) -> None:
+        """Preload a CRL that is never refetched (the CLI's --crl files)."""
+        self._sources[uri] = _Source(index=index, fetched_at=float("inf"), attempted_at=float("inf"))
+
+
+class CrlUnavailable(Exception):
+    def __init__(self, uri: str, detail: str) -> None:
+        super().__init__(f"{uri}: {detail}")
+        self.uri = uri
+        self.detail = detail

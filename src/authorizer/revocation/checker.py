@@ -1,0 +1,448 @@
+"""Revocation of a verified chain: per certificate OCSP and/or CRL, cached, within one budget.
+
+The checker is long-lived (one per cold start) and holds the caches. ``check`` is called only
+after the chain verified, so URLs taken from the certificates may be fetched. It never raises:
+a source that is slow, down, malformed, stale or badly signed makes that certificate UNKNOWN,
+with a detail that says which source failed and why; it can never make it GOOD.
+
+Per certificate the methods run in the configured order (OCSP then CRL by default); the first
+GOOD or REVOKED answer decides. Across sources of one method, REVOKED wins over GOOD. The
+certificates of one chain are checked concurrently in a small thread pool; whatever is not
+answered when ``budget_ms`` runs out is UNKNOWN. Warm requests are answered from the status
+cache without touching the pool.
+
+Building a checker for the CLI:
+
+* ``RevocationChecker.from_crl_files(paths)`` (``verify --crl FILE...``): the given CRLs (PEM or
+  DER) are the only sources, nothing is fetched, and every certificate below the anchor must
+  be covered by a valid CRL from its issuer, or it is UNKNOWN (a Deny with the default
+  ``on_unknown``).
+* ``RevocationChecker.online()`` (``verify --online``): the certificates' own CDP and AIA with
+  the default configuration (whole chain, OCSP then CRL, deny when unknown).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from ..reasons import AuthorizerError, ConfigError, Reason
+from .cache import Cached, CrlSourceCache, CrlUnavailable, Fetched, StatusCache
+from .config import CrlConfig, OcspConfig, RevocationConfig
+from .crl import CrlError, CrlIndex
+from .status import RevocationStatus
+
+if TYPE_CHECKING:
+    from ..sources.blob import Fetchers
+    from ..sources.http import HttpClient
+
+__all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CertStatus:
+    subject: str
+    serial_hex: str
+    status: RevocationStatus
+    source: str  # "ocsp:<url>", "crl:<uri>", "cache", "none", "budget"
+    detail: str
+
+    def describe(self) -> str:
+        return f"{self.subject} (serial {self.serial_hex}): {self.status.value} from {self.source}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class RevocationOutcome:
+    status: RevocationStatus
+    certs: tuple[CertStatus, ...]
+
+    @classmethod
+    def of(cls, certs: Iterable[CertStatus]) -> RevocationOutcome:
+        items = tuple(certs)
+        states = {c.status for c in items}
+        if RevocationStatus.REVOKED in states:
+            status = RevocationStatus.REVOKED
+        elif RevocationStatus.UNKNOWN in states:
+            status = RevocationStatus.UNKNOWN
+        else:
+            status = RevocationStatus.GOOD
+        return cls(status, items)
+
+    @property
+    def detail(self) -> str:
+        """The certificates that decided the outcome, one clause each."""
+        return "; ".join(c.describe() for c in self.certs if c.status == self.status) or "nothing to check"
+
+    def error(self, on_unknown: str) -> AuthorizerError | None:
+        """The refusal this outcome means under ``on_unknown``, or None for an Allow."""
+        if self.status == RevocationStatus.REVOKED:
+            return AuthorizerError(Reason.REVOKED, self.detail)
+        if self.status == RevocationStatus.UNKNOWN and on_unknown != "allow":
+            return AuthorizerError(Reason.REVOCATION_UNKNOWN, self.detail)
+        return None
+
+
+def _subject(cert: x509.Certificate) -> str:
+    try:
+        return cert.subject.rfc4514_string()
+    except ValueError:
+        return "(unprintable subject)"
+
+
+def _uris(names: Iterable[x509.GeneralName] | None) -> list[str]:
+    return [n.value for n in names or () if isinstance(n, x509.UniformResourceIdentifier)]
+
+
+def _http(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def cdp_urls(cert: x509.Certificate) -> list[str]:
+    """http(s) CRL distribution points of ``cert`` (other schemes count as no source; points
+    with a cRLIssuer name an indirect CRL, which is not supported)."""
+    try:
+        cdps = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    urls: list[str] = []
+    for dp in cdps:
+        if dp.crl_issuer is None:
+            urls.extend(u for u in _uris(dp.full_name) if _http(u) and u not in urls)
+    return urls
+
+
+def ocsp_urls(cert: x509.Certificate) -> list[str]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        d.access_location.value
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.OCSP
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+        and _http(d.access_location.value)
+    ]
+
+
+class RevocationChecker:
+    """See the module docstring. ``fetchers`` serve ``s3://`` and local CRL sources (made on
+    first use when None, with the CRL size cap); ``http`` is the safe HTTP client (made from
+    ``allowed_hosts`` when None); ``clock`` is monotonic seconds (budget and refresh timing)."""
+
+    def __init__(
+        self,
+        config: RevocationConfig,
+        *,
+        fetchers: Fetchers | None = None,
+        http: HttpClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        static_crls: Sequence[CrlIndex] = (),
+    ) -> None:
+        self.config = config
+        self._fetchers = fetchers
+        self._http = http
+        self.clock = clock
+        self.skew = dt.timedelta(seconds=config.skew_seconds)
+        self.status_cache: StatusCache[CertStatus] = StatusCache(skew=self.skew)
+        self.crl_cache = CrlSourceCache(
+            refresh_seconds=config.crl.refresh_seconds, retry_seconds=config.retry_seconds, clock=clock
+        )
+        self._static = tuple(f"static:{i.source}" for i in static_crls)
+        for index in static_crls:
+            self.crl_cache.put_static(f"static:{index.source}", index)
+        self._ocsp_failures: dict[str, tuple[float, str]] = {}
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # -- construction helpers for the CLI ----------------------------------------------------
+
+    @classmethod
+    def from_crl_bytes(
+        cls, crls: Sequence[tuple[str, bytes]], *, scope: str = "chain", skew_seconds: int = 300
+    ) -> RevocationChecker:
+        """A checker whose only sources are the given ``(name, PEM-or-DER bytes)`` CRLs, and
+        which requires every certificate in scope to be covered by a valid one. Raises
+        ConfigError(name, ...) for bytes that are not a CRL."""
+        indexes: list[CrlIndex] = []
+        for name, data in crls:
+            try:
+                indexes.append(CrlIndex.from_bytes(data, name))
+            except CrlError as exc:
+                raise ConfigError(name, str(exc)) from None
+        config = RevocationConfig(
+            scope="leaf" if scope == "leaf" else "chain",
+            on_unknown="deny",
+            prefer="crl",
+            ocsp=OcspConfig(enabled=False),
+            crl=CrlConfig(enabled=True, urls=(), use_distribution_points=False, refresh_seconds=None),
+            skew_seconds=skew_seconds,
+            require_crl_coverage=True,
+        )
+        return cls(config, static_crls=indexes)
+
+    @classmethod
+    def from_crl_files(cls, paths: Sequence[str], **kwargs: Any) -> RevocationChecker:
+        """``verify --crl FILE...``: see :meth:`from_crl_bytes`; unreadable files raise
+        ConfigError(path, ...)."""
+        blobs: list[tuple[str, bytes]] = []
+        for path in paths:
+            try:
+                with open(path, "rb") as fh:
+                    blobs.append((path, fh.read()))
+            except OSError as exc:
+                raise ConfigError(path, exc.strerror or type(exc).__name__) from None
+        return cls.from_crl_bytes(blobs, **kwargs)
+
+    @classmethod
+    def online(cls, config: RevocationConfig | None = None, **kwargs: Any) -> RevocationChecker:
+        """``verify --online``: the certificates' CDP and AIA with the default configuration."""
+        return cls(config or RevocationConfig(), **kwargs)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            from ..sources.http import HttpClient
+
+            self._http = HttpClient(self.config.allowed_hosts, max_redirects=self.config.max_redirects)
+        return self._http
+
+    @property
+    def fetchers(self) -> Fetchers:
+        if self._fetchers is None:
+            from ..sources.blob import Fetchers, FileFetcher, S3Fetcher
+
+            cap = self.config.crl.max_bytes
+            self._fetchers = Fetchers(FileFetcher(cap), S3Fetcher(cap))
+        return self._fetchers
+
+    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=self.config.max_workers, thread_name_prefix="revocation"
+                    )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- the check -----------------------------------------------------------------------------
+
+    def check(self, chain: Sequence[x509.Certificate], at: dt.datetime) -> RevocationOutcome:
+        """Revocation status of the verified ``chain`` (leaf first, anchor last) at ``at``."""
+        try:
+            return self._check(chain, at)
+        except Exception as exc:  # never let a bug turn into an exception or a GOOD
+            log.exception("revocation check failed")
+            return RevocationOutcome(
+                RevocationStatus.UNKNOWN,
+                (CertStatus("(chain)", "", RevocationStatus.UNKNOWN, "none", f"internal error: {type(exc).__name__}"),),
+            )
+
+    def _check(self, chain: Sequence[x509.Certificate], at: dt.datetime) -> RevocationOutcome:
+        count = min(1, len(chain) - 1) if self.config.scope == "leaf" else len(chain) - 1
+        if count <= 0:
+            return RevocationOutcome(RevocationStatus.GOOD, ())
+        mono = self.clock()
+        results: list[CertStatus | None] = [None] * count
+        pending: list[int] = []
+        get = self.status_cache.get
+        for i in range(count):
+            hit = get(chain[i], at, mono)
+            if hit is None:
+                pending.append(i)
+            else:
+                results[i] = hit
+        if pending:
+            deadline = mono + self.config.budget_ms / 1000.0
+            pool = self._executor()
+            futures = {i: pool.submit(self._check_one, chain[i], chain[i + 1], at, deadline) for i in pending}
+            done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
+            for i, future in futures.items():
+                if future in done:
+                    results[i] = future.result()
+                else:
+                    future.cancel()
+                    cert = chain[i]
+                    results[i] = CertStatus(
+                        _subject(cert),
+                        format(cert.serial_number, "x"),
+                        RevocationStatus.UNKNOWN,
+                        "budget",
+                        f"revocation budget of {self.config.budget_ms} ms exhausted",
+                    )
+        outcome = RevocationOutcome.of(r for r in results if r is not None)
+        if pending and outcome.status != RevocationStatus.GOOD:
+            log.warning("revocation %s: %s", outcome.status.value, outcome.detail)
+        return outcome
+
+    def _check_one(
+        self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float
+    ) -> CertStatus:
+        subject, serial = _subject(cert), format(cert.serial_number, "x")
+        details: list[str] = []
+        try:
+            for method in self.config.order:
+                found = (
+                    self._ocsp(cert, issuer, at, deadline)
+                    if method == "ocsp"
+                    else self._crl(cert, issuer, at, deadline)
+                )
+                status, source, detail, window = found
+                if status != RevocationStatus.UNKNOWN:
+                    result = CertStatus(subject, serial, status, source, detail)
+                    if window is not None:
+                        self.status_cache.put(cert, window(result))
+                    return result
+                details.append(f"{method}: {detail}")
+        except Exception as exc:
+            log.exception("revocation check of %s failed", subject)
+            details.append(f"internal error: {type(exc).__name__}")
+        return CertStatus(subject, serial, RevocationStatus.UNKNOWN, "none", "; ".join(details) or "no method enabled")
+
+    def _remaining(self, deadline: float, timeout_ms: int) -> float:
+        return min(timeout_ms / 1000.0, deadline - self.clock())
+
+    # -- OCSP ----------------------------------------------------------------------------------
+
+    def _ocsp(self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float) -> _Found:
+        from ..reasons import AuthorizerError as _Err
+        from . import ocsp
+
+        cfg = self.config.ocsp
+        urls = [cfg.responder_url] if cfg.responder_url else ocsp_urls(cert)
+        if not urls:
+            return RevocationStatus.UNKNOWN, "none", "no OCSP responder", None
+        url = urls[0]
+        failed = self._ocsp_failures.get(url)
+        mono = self.clock()
+        if failed is not None and mono - failed[0] < self.config.retry_seconds:
+            return RevocationStatus.UNKNOWN, f"ocsp:{url}", f"responder failed recently: {failed[1]}", None
+        timeout = self._remaining(deadline, cfg.timeout_ms)
+        if timeout <= 0:
+            return RevocationStatus.UNKNOWN, f"ocsp:{url}", "no time left in the budget", None
+        nonce = ocsp.new_nonce() if cfg.nonce else None
+        try:
+            resp = self.http.request(
+                url,
+                method="POST",
+                body=ocsp.build_request(cert, issuer, nonce),
+                headers={"Content-Type": ocsp.CONTENT_TYPE, "Accept": "application/ocsp-response"},
+                max_bytes=cfg.max_bytes,
+                timeout=timeout,
+            )
+        except _Err as exc:
+            self._ocsp_failures[url] = (mono, exc.detail)
+            return RevocationStatus.UNKNOWN, f"ocsp:{url}", exc.detail, None
+        answer = ocsp.evaluate(
+            resp.data,
+            cert,
+            issuer,
+            nonce=nonce,
+            at=at,
+            skew=self.skew,
+            max_age=dt.timedelta(seconds=cfg.max_age_seconds),
+        )
+        if answer.status == RevocationStatus.UNKNOWN:
+            log.warning("OCSP %s for %s: %s", url, _subject(cert), answer.detail)
+            return answer.status, f"ocsp:{url}", answer.detail, None
+        this_update, valid_until = answer.this_update, answer.valid_until
+        assert this_update is not None and valid_until is not None
+
+        def window(result: CertStatus) -> Cached[CertStatus]:
+            return Cached(replace(result, source=f"cache ({result.source})"), this_update, valid_until)
+
+        return answer.status, f"ocsp:{url}", answer.detail, window
+
+    # -- CRL -----------------------------------------------------------------------------------
+
+    def _crl_sources(self, cert: x509.Certificate) -> list[str]:
+        cfg = self.config.crl
+        sources = list(self._static) + list(cfg.urls)
+        if cfg.use_distribution_points:
+            sources.extend(u for u in cdp_urls(cert) if u not in sources)
+        return sources
+
+    def _fetch_crl(self, deadline: float) -> Callable[[str, str | None, str | None], Fetched]:
+        def fetch(uri: str, etag: str | None, last_modified: str | None) -> Fetched:
+            if _http(uri):
+                timeout = self._remaining(deadline, self.config.crl.timeout_ms)
+                if timeout <= 0:
+                    raise AuthorizerError(Reason.REVOCATION_UNKNOWN, "no time left in the budget")
+                resp = self.http.request(
+                    uri,
+                    max_bytes=self.config.crl.max_bytes,
+                    timeout=timeout,
+                    etag=etag,
+                    last_modified=last_modified,
+                    headers={"Accept": "application/pkix-crl, */*"},
+                )
+                if resp.not_modified:
+                    return Fetched(None, etag, last_modified)
+                return Fetched(resp.data, resp.etag, resp.last_modified)
+            blob = self.fetchers.fetch(uri, etag=etag)
+            if blob is None:
+                return Fetched(None, etag, None)
+            return Fetched(blob.data, blob.etag, None)
+
+        return fetch
+
+    def _crl(self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float) -> _Found:
+        sources = self._crl_sources(cert)
+        if not sources:
+            return RevocationStatus.UNKNOWN, "none", "no CRL source", None
+        fetch = self._fetch_crl(deadline)
+        good: tuple[str, CrlIndex] | None = None
+        problems: list[str] = []
+        for uri in sources:
+            try:
+                index = self.crl_cache.get(uri, at, fetch)
+            except CrlUnavailable as exc:
+                problems.append(f"{uri}: {exc.detail}")
+                continue
+            verdict = index.verdict(cert, issuer, at, self.skew)
+            if not verdict.usable:
+                if verdict.detail != "CRL names another issuer" or uri not in self.config.crl.urls:
+                    problems.append(f"{uri}: {verdict.detail}")
+                continue
+            if verdict.revoked:
+                return RevocationStatus.REVOKED, f"crl:{uri}", "listed in the CRL", self._crl_window(index)
+            if verdict.complete and good is None:
+                good = (uri, index)
+        if good is not None:
+            return RevocationStatus.GOOD, f"crl:{good[0]}", "not listed in a current CRL", self._crl_window(good[1])
+        if not problems:
+            problems.append("no CRL from this certificate's issuer")
+        return RevocationStatus.UNKNOWN, "crl", "; ".join(problems), None
+
+    def _crl_window(self, index: CrlIndex) -> Callable[[CertStatus], Cached[CertStatus]]:
+        refresh = self.config.crl.refresh_seconds
+        refresh_by = None if refresh is None or index.source.startswith("static:") else self.clock() + refresh
+        assert index.next_update is not None
+
+        def window(result: CertStatus) -> Cached[CertStatus]:
+            assert index.next_update is not None
+            return Cached(
+                replace(result, source=f"cache ({result.source})"), index.this_update, index.next_update, refresh_by
+            )
+
+        return window
+
+
+_Found = tuple[RevocationStatus, str, str, Callable[[CertStatus], Cached[CertStatus]] | None]

@@ -1,0 +1,236 @@
+"""One CRL, parsed and indexed once, and the RFC 5280 (6.3.3) rules for using it.
+
+A CRL is indexed when it arrives (a set of serial integers: O(1) lookups, ~75 MiB for a
+million 150-bit serials) and kept with what is needed to decide, per certificate, whether it may
+be used at all:
+
+* it must name the certificate's issuer and be signed by the issuer's key (checked over the
+  ``TBSCertList`` bytes, memoised per issuer key) and the issuer's keyUsage, when present, must
+  allow ``cRLSign``;
+* it must be current: ``thisUpdate - skew <= at <= nextUpdate + skew``. A CRL without
+  ``nextUpdate`` is never used: RFC 5280 requires conforming CAs to set it, and without it there
+  is no way to tell a current CRL from a replayed old one;
+* an unknown critical CRL extension, any critical CRL *entry* extension (``certificateIssuer``
+  marks an indirect CRL, which is not supported), an indirect or attribute-certificate CRL, and a
+  delta CRL (never taken for a full one) make it unusable;
+* an issuing distribution point limits its scope: user-only / CA-only, a distribution point name
+  that must match one of the certificate's CRL distribution points, and ``onlySomeReasons``,
+  which lets it prove a revocation but never that a certificate is good.
+
+Revocation is keyed on the issuer and the serial: the serial set is only consulted once the CRL
+has been shown to be the issuer's. Every entry counts as a revocation, whatever its reason code
+(``removeFromCRL`` only has a meaning in delta CRLs, which are not used).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Set
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtensionOID
+
+from .der import DerError, tbs_certlist_body
+from .signature import verify_signature
+
+#: CRL extensions whose meaning is applied here (so they may be critical).
+KNOWN_CRL_EXTENSIONS = frozenset(
+    {
+        ExtensionOID.CRL_NUMBER,
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.ISSUING_DISTRIBUTION_POINT,
+        ExtensionOID.DELTA_CRL_INDICATOR,
+        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+        ExtensionOID.FRESHEST_CRL,
+        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+    }
+)
+
+
+class CrlError(ValueError):
+    """The bytes are not a CRL."""
+
+
+@dataclass(frozen=True)
+class CrlVerdict:
+    """What one CRL says about one certificate.
+
+    ``usable`` False: the CRL says nothing (``detail`` says why). Otherwise ``revoked`` tells
+    the answer, and ``complete`` whether a "not listed" may be read as good.
+    """
+
+    usable: bool
+    revoked: bool = False
+    complete: bool = False
+    detail: str = ""
+
+
+def load_crl(data: bytes) -> x509.CertificateRevocationList:
+    """PEM or DER, decided by content."""
+    try:
+        if data.lstrip()[:11] == b"-----BEGIN ":
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError as exc:
+        raise CrlError(f"not a CRL: {exc}") from None
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+@dataclass(frozen=True, eq=False)
+class CrlIndex:
+    """A parsed CRL with its serial index. Build with :meth:`from_bytes`."""
+
+    source: str
+    crl: x509.CertificateRevocationList = field(repr=False)
+    issuer: x509.Name
+    this_update: dt.datetime
+    next_update: dt.datetime | None
+    serials: Set[int] = field(repr=False)
+    idp: x509.IssuingDistributionPoint | None
+    #: Why this CRL can never be used, or None.
+    unusable: str | None
+    _verified: dict[bytes, bool] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str) -> CrlIndex:
+        return cls.from_crl(load_crl(data), source)
+
+    @classmethod
+    def from_crl(cls, crl: x509.CertificateRevocationList, source: str) -> CrlIndex:
+        """Parse the extensions and index the serials; raises CrlError when malformed."""
+        unusable: str | None = None
+        idp: x509.IssuingDistributionPoint | None = None
+        try:
+            extensions = crl.extensions
+            this_update = crl.last_update_utc
+            next_update = crl.next_update_utc
+            issuer = crl.issuer
+        except ValueError as exc:
+            raise CrlError(f"malformed CRL: {exc}") from None
+        for ext in extensions:
+            if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
+                unusable = unusable or "a delta CRL is never used as a full CRL"
+            elif ext.oid == ExtensionOID.ISSUING_DISTRIBUTION_POINT:
+                assert isinstance(ext.value, x509.IssuingDistributionPoint)
+                idp = ext.value
+                if idp.indirect_crl:
+                    unusable = unusable or "indirect CRLs are not supported"
+                elif idp.only_contains_attribute_certs:
+                    unusable = unusable or "CRL only covers attribute certificates"
+            elif ext.critical and ext.oid not in KNOWN_CRL_EXTENSIONS:
+                unusable = unusable or f"unknown critical CRL extension {ext.oid.dotted_string}"
+        try:
+            serials, critical = _index(crl)
+        except (ValueError, DerError) as exc:
+            raise CrlError(f"malformed revoked entries: {exc}") from None
+        if critical:
+            unusable = unusable or "a critical CRL entry extension (indirect CRL or unknown) is not supported"
+        return cls(source, crl, issuer, this_update, next_update, serials, idp, unusable)
+
+    def signed_by(self, issuer: x509.Certificate) -> bool:
+        """Signature over the TBS bytes with the issuer's key, memoised per key."""
+        key = issuer.public_key()
+        spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        known = self._verified.get(spki)
+        if known is not None:
+            return known
+        try:
+            ok = verify_signature(
+                key,
+                self.crl.signature,
+                self.crl.tbs_certlist_bytes,
+                self.crl.signature_hash_algorithm,
+                self.crl.signature_algorithm_parameters,
+            )
+        except Exception:  # an unsupported algorithm is a bad signature here
+            ok = False
+        with self._lock:
+            self._verified[spki] = ok
+        return ok
+
+    def is_current(self, at: dt.datetime, skew: dt.timedelta) -> str | None:
+        """Why the CRL is not current at ``at``, or None."""
+        if self.this_update - skew > at:
+            return f"CRL thisUpdate {self.this_update:%Y-%m-%dT%H:%M:%SZ} is in the future"
+        if self.next_update is None:
+            return "CRL has no nextUpdate"
+        if at > self.next_update + skew:
+            return f"CRL expired at {self.next_update:%Y-%m-%dT%H:%M:%SZ}"
+        return None
+
+    def verdict(
+        self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, skew: dt.timedelta
+    ) -> CrlVerdict:
+        """Apply this CRL to ``cert`` issued by ``issuer`` (already a verified chain link)."""
+        if self.unusable:
+            return CrlVerdict(False, detail=self.unusable)
+        if self.issuer != issuer.subject:
+            return CrlVerdict(False, detail="CRL names another issuer")
+        try:
+            ku = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+            if not ku.crl_sign:
+                return CrlVerdict(False, detail="issuer's keyUsage does not allow cRLSign")
+        except x509.ExtensionNotFound:
+            pass
+        if not self.signed_by(issuer):
+            return CrlVerdict(False, detail="CRL signature does not verify with the issuer's key")
+        why = self.is_current(at, skew)
+        if why:
+            return CrlVerdict(False, detail=why)
+        complete = True
+        if self.idp is not None:
+            why = _idp_scope(self.idp, cert)
+            if why:
+                return CrlVerdict(False, detail=why)
+            complete = self.idp.only_some_reasons is None
+        revoked = cert.serial_number in self.serials
+        detail = "listed" if revoked else ("not listed" if complete else "not listed in a reason-partitioned CRL")
+        return CrlVerdict(True, revoked=revoked, complete=complete, detail=detail)
+
+
+def _index(crl: x509.CertificateRevocationList) -> tuple[set[int], bool]:
+    """The serial set, and whether any entry may have a critical extension.
+
+    Letting cryptography iterate the entries costs ~0.75 µs each (a pure-Python DER walk costs
+    six times more). Entry extensions are only inspected when the raw ``revokedCertificates``
+    bytes contain ``01 01 FF`` (a DER ``BOOLEAN TRUE``, which every critical flag is): one
+    C-speed search for the usual CRL, the slow exact check only when it might matter.
+    """
+    serials = {entry.serial_number for entry in crl}
+    tbs = crl.tbs_certlist_bytes
+    span = tbs_certlist_body(tbs)
+    critical = False
+    if span is not None and tbs.find(b"\x01\x01\xff", span[0], span[1]) >= 0:
+        critical = any(ext.critical for entry in crl for ext in entry.extensions)
+    return serials, critical
+
+
+def _idp_scope(idp: x509.IssuingDistributionPoint, cert: x509.Certificate) -> str | None:
+    """Why a CRL with this issuing distribution point does not cover ``cert``, or None."""
+    is_ca = _is_ca(cert)
+    if idp.only_contains_user_certs and is_ca:
+        return "CRL only covers end-entity certificates"
+    if idp.only_contains_ca_certs and not is_ca:
+        return "CRL only covers CA certificates"
+    if idp.full_name is None and idp.relative_name is None:
+        return None
+    try:
+        cdps = list(cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value)
+    except x509.ExtensionNotFound:
+        return "CRL is scoped to a distribution point the certificate does not name"
+    for dp in cdps:
+        if idp.full_name is not None and dp.full_name is not None and set(idp.full_name) & set(dp.full_name):
+            return None
+        if idp.relative_name is not None and dp.relative_name is not None and idp.relative_name == dp.relative_name:
+            return None
+    return "CRL is scoped to a distribution point the certificate does not name"
