@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 from typing import Any
 
 import pytest
@@ -130,8 +132,7 @@ def error_of(doc: Any) -> str:
         ),
         (
             {"pinning": {"issuers": [{"spki": SPKI}]}},
-            'pinning.issuers[0]: unknown key(s) "spki" '
-            "(known: name, spki_sha256, cert_sha256, comment, description)",
+            'pinning.issuers[0]: unknown key(s) "spki" (known: name, spki_sha256, cert_sha256, comment, description)',
         ),
         # the document itself
         ([], "the policy document must be a JSON object"),
@@ -142,9 +143,7 @@ def test_errors_name_the_field(doc: Any, expected: str) -> None:
 
 
 def test_other_top_level_keys_are_not_ours() -> None:
-    policy = AccessPolicy.from_dict(
-        {"version": 1, "revocation": {"anything": True}, "cache": {}, "x-future": 1}
-    )
+    policy = AccessPolicy.from_dict({"version": 1, "revocation": {"anything": True}, "cache": {}, "x-future": 1})
     assert policy.pins is None and policy.clients is None and policy.deny == ()
 
 
@@ -152,9 +151,7 @@ def test_valid_document_from_the_architecture_note() -> None:
     doc = {
         "version": 1,
         "truststore": {"uri": "s3://bucket/truststore.pem"},
-        "pinning": {
-            "issuers": [{"name": "issuing-ca-2026", "spki_sha256": SPKI}, {"cert_sha256": HEX.upper()}]
-        },
+        "pinning": {"issuers": [{"name": "issuing-ca-2026", "spki_sha256": SPKI}, {"cert_sha256": HEX.upper()}]},
         "clients": [
             {
                 "name": "partner-a",
@@ -196,3 +193,24 @@ def test_notes_are_allowed_on_entries() -> None:
             "deny": [{"name": "leaked", "match": {"subject": "CN=b"}, "comment": "incident 7"}],
         }
     )
+
+
+def test_any_json_shape_is_a_config_error_or_a_policy() -> None:
+    """Whatever a document holds, loading raises ConfigError or succeeds: never another error
+    (the cache only keeps the last good policy when the parser raises an AuthorizerError)."""
+    rng = random.Random(7)
+    atoms: list[Any] = [None, True, 0, -1, 31, 1.5, "", " ", "*", "**", "GET /a", "CN=a", "0x1f", "#00", "\\", "a@b"]
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth > 3 or roll < 0.4:
+            return rng.choice(atoms)
+        if roll < 0.7:
+            return [value(depth + 1) for _ in range(rng.randrange(3))]
+        keys = ["name", "match", "routes", "issuers", "subject", "serial", "issuer", "san_uri", "spki_sha256", "x"]
+        return {rng.choice(keys): value(depth + 1) for _ in range(rng.randrange(4))}
+
+    for _ in range(3000):
+        doc = {k: value(1) for k in rng.sample(["pinning", "clients", "deny"], rng.randrange(1, 4))}
+        with contextlib.suppress(ConfigError):
+            AccessPolicy.from_dict(doc)
