@@ -237,6 +237,9 @@ class ChainValidator:
         self.eku = eku
         self.max_chain_length = max_chain_length
         self._ca_policy, self._ee_policy = _extension_policies(eku)
+        trusted = (*truststore.anchors, *truststore.intermediates)
+        self._ca_problems = {id(c): algorithm_problem(c) for c in trusted}
+        self._ca_names = {id(c): c.subject.rfc4514_string() for c in trusted}
         self._cache: OrderedDict[bytes, VerifiedPath] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -263,10 +266,6 @@ class ChainValidator:
     ) -> VerifiedPath:
         """Verify ``leaf`` at ``at``; raises ``AuthorizerError`` with the most precise reason."""
         cert = leaf.cert
-        if is_self_signed(cert):
-            raise AuthorizerError(
-                Reason.SELF_SIGNED, f"{_name(cert)} is self-signed; a client certificate must be CA-issued"
-            )
         err = validity_problem(cert, at)
         if err is not None:
             raise err
@@ -287,8 +286,13 @@ class ChainValidator:
         except VerificationError as exc:
             raise self._diagnose(cert, intermediates, at, _verification_message(exc)) from None
         chain = verified.chain
+        if len(chain) == 1:
+            # The leaf is itself in the truststore: still a self-signed client certificate.
+            raise _self_signed(cert)
         for ca in chain[1:]:
-            problem = algorithm_problem(ca)
+            # Truststore certificates were checked once at load; the verifier hands back the same
+            # objects, so only a CA the client sent itself costs a check here.
+            problem = self._ca_problems[id(ca)] if id(ca) in self._ca_problems else algorithm_problem(ca)
             if problem is not None:
                 raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"CA certificate {_name(ca)}: {problem}")
         if len(chain) > self.max_chain_length:
@@ -296,6 +300,9 @@ class ChainValidator:
                 Reason.CHAIN_TOO_LONG,
                 f"the path has {len(chain)} certificates, more than the {self.max_chain_length} API Gateway allows",
             )
+        issuer_dn = self._ca_names.get(id(chain[1]))
+        if issuer_dn is not None:
+            leaf.know_issuer_dn(issuer_dn)
         return VerifiedPath.of(leaf, chain)
 
     # -- diagnosis of a failed path -----------------------------------------------------------
@@ -309,6 +316,8 @@ class ChainValidator:
         promising path wins, and a path without a visible defect falls back to ``CHAIN_INVALID``
         with the verifier's own message (constraints, key usage, EKU ...).
         """
+        if is_self_signed(leaf):
+            return _self_signed(leaf)
         anchors = self.truststore.anchors
         pool = [*intermediates, *anchors]
         found: list[AuthorizerError] = []
@@ -371,6 +380,10 @@ class ChainValidator:
         return AuthorizerError(
             Reason.ISSUER_NOT_FOUND, f"no path from the client certificate to a trust anchor ({message})"
         )
+
+
+def _self_signed(cert: x509.Certificate) -> AuthorizerError:
+    return AuthorizerError(Reason.SELF_SIGNED, f"{_name(cert)} is self-signed; a client certificate must be CA-issued")
 
 
 def _verification_message(exc: VerificationError) -> str:

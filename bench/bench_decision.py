@@ -1,0 +1,175 @@
+"""Benchmark: warm decisions, repeat clients and cold start. Prints its figures; asserts nothing.
+
+    .venv/bin/python bench/bench_decision.py [--n 400]
+
+* new leaf: a decision (``authorize`` + response) for a certificate never seen before, on a
+  3-certificate chain, beside a bare ``ClientVerifier.verify`` of the same chain (verifier built
+  once, as cheap as cryptography gets), and their ratio. Target: within 1.5x.
+* repeat client: the same leaf again on a warm function (the verified path is cached). Target:
+  median at most 50 µs.
+* full handler: the same through ``app.handle`` (event parsing, response, JSON log line).
+* cold start: a fresh interpreter importing the handler and deciding its first event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store
+
+from authorizer import app
+from authorizer.devpki import CA, KeyKind, shared_key
+from authorizer.events import make_event
+from authorizer.pipeline import authorize
+from authorizer.request import Target, parse_event
+from authorizer.response import build_response
+from authorizer.runtime import Runtime
+
+NOW = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
+
+
+def stats(samples: list[float]) -> tuple[float, float]:
+    """(median, p99) in microseconds."""
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1e6, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def bench_kind(kind: KeyKind, n: int, folder: Path) -> None:
+    root = CA.root(f"Bench Root {kind}", key=kind)
+    issuing = root.intermediate(f"Bench Issuing {kind}", key=kind)
+    (folder / f"ts-{kind}.pem").write_bytes(issuing.cert_pem + root.cert_pem)
+    policy = folder / f"policy-{kind}.json"
+    policy.write_text(json.dumps({"version": 1, "truststore": {"uri": f"ts-{kind}.pem"}}))
+    runtime = Runtime(str(policy))
+    deps = runtime.load().deps
+    leaf_key = shared_key(kind)
+    # A SAN so that the bare verifier (webpki defaults require one) accepts the same leaves.
+    leaves = [
+        issuing.issue(f"CN=client-{i}", key=leaf_key, sans=[x509.DNSName(f"client-{i}.example")]) for i in range(n)
+    ]
+    events = [make_event(leaf.cert_pem.decode(), path="/pets") for leaf in leaves]
+    requests = [parse_event(e) for e in events]
+    targets = [Target.of(e) for e in events]
+
+    verifier = PolicyBuilder().store(Store([root.cert])).time(NOW).build_client_verifier()
+    certs = [x509.load_pem_x509_certificate(leaf.cert_pem) for leaf in leaves]
+    it = iter(range(n))
+    bare = timed(lambda: verifier.verify(certs[next(it)], [issuing.cert]), n)
+
+    it = iter(range(n))
+
+    def decide_new() -> None:
+        i = next(it)
+        decision = authorize(requests[i], deps, NOW)
+        assert decision.allowed, decision.detail
+        build_response(decision, targets[i])
+
+    new = timed(decide_new, n)
+
+    def decide_repeat() -> None:
+        decision = authorize(requests[0], deps, NOW)
+        build_response(decision, targets[0])
+
+    repeat = timed(decide_repeat, n * 5)
+
+    app.logger.setLevel("CRITICAL")  # measure the handler, not the terminal
+    handler_repeat = timed(lambda: app.handle(events[0], runtime, NOW), n * 5)
+    app.logger.setLevel("INFO")
+    import io
+    import logging
+
+    handler = app.logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(io.StringIO())
+    handler_logged = timed(lambda: app.handle(events[0], runtime, NOW), n * 5)
+    handler.setStream(previous)
+
+    b, bp = stats(bare)
+    d, dp = stats(new)
+    r, rp = stats(repeat)
+    h, hp = stats(handler_repeat)
+    hl, hlp = stats(handler_logged)
+    print(f"\n3-certificate chain, {kind} (n={n})")
+    print(f"  bare ClientVerifier.verify        median {b:8.1f} µs   p99 {bp:8.1f} µs")
+    print(
+        f"  decision, new leaf                median {d:8.1f} µs   p99 {dp:8.1f} µs   ratio {d / b:.2f}x (target <= 1.5x)"
+    )
+    print(f"  decision, repeat client           median {r:8.1f} µs   p99 {rp:8.1f} µs   (target median <= 50 µs)")
+    print(f"  handler, repeat client, no log    median {h:8.1f} µs   p99 {hp:8.1f} µs")
+    print(f"  handler, repeat client, JSON log  median {hl:8.1f} µs   p99 {hlp:8.1f} µs")
+
+
+COLD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from authorizer.app import lambda_handler
+t1 = time.perf_counter()
+event = json.load(open(sys.argv[1]))
+response = lambda_handler(event, None)
+t2 = time.perf_counter()
+assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow", response
+print(json.dumps({"import": t1 - t0, "first": t2 - t1, "total": t2 - t0}), file=sys.stderr)
+"""
+
+
+def bench_cold(runs: int, folder: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    event = root / "events" / "rest-allow-valid-ecdsa.json"
+    results = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", COLD, str(event)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "AUTHORIZER_CONFIG": str(root / "demo" / "policy.json")},
+        )
+        wall = time.perf_counter() - t
+        inner = json.loads(proc.stderr.strip().splitlines()[-1])
+        results.append((wall, inner["import"], inner["first"]))
+    wall = statistics.median(r[0] for r in results) * 1000
+    imp = statistics.median(r[1] for r in results) * 1000
+    first = statistics.median(r[2] for r in results) * 1000
+    print(f"\ncold start (fresh process, median of {runs})")
+    print(f"  process start to first decision   {wall:7.1f} ms  (interpreter start included)")
+    print(f"  import authorizer.app             {imp:7.1f} ms")
+    print(f"  first decision (load policy, truststore, verify, log)  {first:7.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--cold-runs", type=int, default=7)
+    args = parser.parse_args()
+    print(
+        f"python {sys.version.split()[0]}, cryptography {__import__('cryptography').__version__}, {os.cpu_count()} cpus"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("rsa2048", "p256"):
+            bench_kind(kind, args.n, Path(tmp))  # type: ignore[arg-type]
+        bench_cold(args.cold_runs, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
