@@ -456,3 +456,30 @@ def make_large_crl_der(
         append(encode_tlv(0x30, encode_tlv(0x02, raw) + date + reason))
     body = b"".join(head) + encode_tlv(0x30, b"".join(entries)) + tail
     return _sign_tbs(body, issuer.key, None, template)
+
+
+def ocsp_index_line(
+    cert: x509.Certificate, *, revoked_at: dt.datetime | None = None, reason: str | None = None
+) -> str:
+    """One line of an ``openssl ca``/``openssl ocsp -index`` database for ``cert``.
+
+    Columns (tab-separated): status V/R, expiry, revocation time[,reason], serial (upper-case
+    hex, even length), file name ("unknown"), subject in openssl's one-line form.
+    """
+    expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
+    serial = format(cert.serial_number, "X")
+    if len(serial) % 2:
+        serial = "0" + serial
+    subject = "/" + "/".join(a.rfc4514_string() for a in reversed(cert.subject.rdns))
+    if revoked_at is None:
+        return f"V\t{expiry}\t\t{serial}\tunknown\t{subject}\n"
+    when = revoked_at.strftime("%y%m%d%H%M%SZ") + (f",{reason}" if reason else "")
+    return f"R\t{expiry}\t{when}\t{serial}\tunknown\t{subject}\n"
+
+
+def ocsp_responder_cert(
+    issuer: CA, subject: str = "CN=Test OCSP Responder", *, key: KeyKind | PrivateKey = "p256", eku: bool = True
+) -> Issued:
+    """A delegated OCSP responder certificate issued by ``issuer`` (``eku=False`` leaves out
+    id-kp-OCSPSigning, which makes it an unauthorized signer)."""
+    return issuer.issue(subject, key=key, eku=[ExtendedKeyUsageOID.OCSP_SIGNING] if eku else None)
