@@ -205,7 +205,7 @@ def test_budget_bounds_the_whole_step_and_certs_run_concurrently(server: CrlServ
 
 
 def test_configured_http_url_and_cdp_together(server: CrlServer, pki: tuple[CA, CA]) -> None:
-    root, issuing = pki
+    _root, issuing = pki
     configured = server.add("/configured.crl", Route(body=current(issuing, (0x99,))))
     cdp = server.add("/issuing.crl", Route(body=current(issuing)))
     chain = leaf_chain(pki, cdp, serial=0x99)

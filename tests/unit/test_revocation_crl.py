@@ -93,7 +93,7 @@ def test_serial_revoked_by_another_ca_does_not_refuse(pki: tuple[CA, CA, x509.Ce
 
 
 def test_every_certificate_must_be_covered(pki: tuple[CA, CA, x509.Certificate]) -> None:
-    root, issuing, _ = pki
+    _root, issuing, _ = pki
     out = checker(current(issuing)).check(chain_of(pki), NOW)  # no CRL from the root
     assert out.status is RevocationStatus.UNKNOWN
     assert out.certs[1].status is RevocationStatus.UNKNOWN
@@ -130,7 +130,7 @@ def test_every_certificate_must_be_covered(pki: tuple[CA, CA, x509.Certificate])
         "indirect",
         "ca-only",
         "attribute-only",
-    ],  # fmt: skip
+    ],
 )
 def test_unusable_crl_is_unknown_never_good(pki: tuple[CA, CA, x509.Certificate], make, detail: str) -> None:  # type: ignore[no-untyped-def]
     root, issuing, _ = pki
@@ -189,7 +189,7 @@ def test_distribution_point_scope_must_match_the_certificate() -> None:
 
 
 def test_critical_entry_extension_makes_the_crl_unusable(pki: tuple[CA, CA, x509.Certificate]) -> None:
-    root, issuing, leaf = pki
+    root, issuing, _leaf = pki
     entry = (
         x509.RevokedCertificateBuilder()
         .serial_number(999)

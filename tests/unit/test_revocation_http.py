@@ -31,7 +31,7 @@ def server() -> Iterator[CrlServer]:
         "::",
         "::ffff:169.254.1.1",
         "224.0.0.1",
-    ],  # fmt: skip
+    ],
 )
 def test_forbidden_addresses(address: str) -> None:
     assert forbidden_address(address) is not None
