@@ -92,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("uri", metavar="URI", nargs="?", help="default: $AUTHORIZER_CONFIG or the embedded demo")
     c.set_defaults(func=cmd_check_config)
 
+    g = sub.add_parser("doctor", help="explain a decision stage by stage (why was this request refused?)")
+    g.add_argument("input", metavar="EVENT.json|CERT.pem", help="an authorizer event, or a client certificate")
+    g.add_argument("--config", metavar="URI", help="policy document (default: $AUTHORIZER_CONFIG or the embedded demo)")
+    g.add_argument("--at", metavar="ISO8601", help="decision time (default: now)")
+    g.add_argument("--method", default="GET", help="with a certificate: the request's method")
+    g.add_argument("--path", default="/", help="with a certificate: the request's path")
+    g.set_defaults(func=cmd_doctor)
+
     d = sub.add_parser("demo", help="decide every sample event in events/ and print a table")
     d.add_argument("--regenerate", action="store_true", help="make a fresh demo PKI, policy and events first")
     d.add_argument("--root", default=".", help="project folder holding events/ and demo/ (default: .)")
@@ -352,6 +360,75 @@ def cmd_make_event(args: argparse.Namespace) -> int:
 
     pem = certs[0].public_bytes(Encoding.PEM).decode()
     print(json.dumps(make_event(pem, api=args.api, method=args.method, path=args.path), indent=2))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Run each stage separately and say where and why a request is refused, with a hint."""
+    from .certificate import parse_pem_certificate
+    from .events import make_event
+    from .reasons import HINTS, AuthorizerError, Reason
+    from .request import parse_event
+    from .runtime import Runtime, config_uri_from_env
+
+    data = _read(args.input)
+    at = _parse_time(args.at)
+    if data.lstrip().startswith(b"{"):
+        try:
+            event = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{args.input} is not JSON: {exc}") from None
+    else:
+        certs = _certs_in(data)
+        if not certs:
+            raise UsageError(f"{args.input} is neither an event (JSON) nor a certificate")
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        event = make_event(certs[0].public_bytes(Encoding.PEM).decode(), method=args.method, path=args.path)
+
+    def step(name: str, text: str) -> None:
+        print(f"{name:<12} {text}")
+
+    def refuse(exc: AuthorizerError) -> int:
+        print(f"\nDENY {exc.reason.value}: {exc.detail}\nhint: {HINTS[exc.reason]}")
+        return EXIT_REFUSED
+
+    uri = args.config or config_uri_from_env()
+    step("time", at.isoformat())
+    try:
+        request = parse_event(event)
+        step("event", f"{request.kind.value} {request.route} ({request.arn})")
+        snapshot = Runtime(uri).load()
+        deps = snapshot.deps
+        step("policy", f"{uri}")
+        for line in deps.config.summary():
+            step("", line)
+        leaf = parse_pem_certificate(request.cert_pem)
+        cert = leaf.cert
+        step("certificate", f"subject {leaf.subject}")
+        step("", f"issuer {leaf.issuer}, serial {leaf.serial_hex}")
+        step("", f"valid {leaf.not_before.isoformat()} .. {leaf.not_after.isoformat()}")
+        step("", f"key {type(cert.public_key()).__name__}, signature {cert.signature_algorithm_oid._name}")
+        step("", f"SANs {', '.join(leaf.sans) or '(none)'}, sha256 {leaf.fingerprint_sha256}")
+        path = deps.validator.validate(leaf, at)
+        step("chain", " <- ".join(path.describe()))
+        if deps.revocation is not None and deps.config.revocation is not None:
+            outcome = deps.revocation.check(path.chain, at)
+            step("revocation", outcome.status.name)
+            for cs in outcome.certs:
+                step("", f"{cs.subject}: {cs.status.name} via {cs.source} {cs.detail}".rstrip())
+            error = outcome.error(deps.config.revocation.on_unknown)
+            if error is not None:
+                raise error
+        else:
+            step("revocation", "not checked (no 'revocation' section)")
+        grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path)
+        step(
+            "access", f"principal {grant.principal_id}" + (f", client {grant.client_name}" if grant.client_name else "")
+        )
+    except AuthorizerError as exc:
+        return refuse(exc)
+    print(f"\nALLOW {Reason.ALLOWED.value}")
     return EXIT_OK
 
 

@@ -36,6 +36,43 @@ class Reason(enum.StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
+#: What usually causes each refusal and what fixes it (``mtls-authorizer doctor`` prints these).
+HINTS: dict[Reason, str] = {
+    Reason.ALLOWED: "Nothing to fix: every check passed.",
+    Reason.CERT_MISSING: "No client certificate in the event: is mutual TLS enabled on the custom domain, "
+    "and is the default execute-api endpoint disabled (requests through it carry no certificate)?",
+    Reason.CERT_MALFORMED: "The event or its clientCertPem is not what API Gateway sends: check the event shape "
+    "(REST, HTTP API 1.0 or 2.0) and that the PEM is one certificate under 16 KiB.",
+    Reason.ISSUER_NOT_FOUND: "No path to the truststore: add the issuing CA (and every intermediate up to the root) "
+    "to the truststore bundle the authorizer reads, the same bundle API Gateway uses.",
+    Reason.INSECURE_ALGORITHM: "A certificate of the path uses a key or signature API Gateway refuses: reissue it "
+    "with RSA >= 2048 or ECDSA P-256/P-384 and SHA-256 or stronger.",
+    Reason.SELF_SIGNED: "Self-signed client certificates are refused: issue the client certificate from a CA "
+    "in the truststore.",
+    Reason.EXPIRED: "The client certificate or a CA of its path has expired: renew it (check the client's clock "
+    "and the CA's validity too).",
+    Reason.NOT_YET_VALID: "A certificate of the path is not valid yet: check notBefore and the issuing CA's clock.",
+    Reason.CHAIN_TOO_LONG: "API Gateway allows at most 4 certificates from leaf to root: shorten the hierarchy.",
+    Reason.CHAIN_INVALID: "The path breaks an RFC 5280 rule (basic constraints, key usage, EKU, name "
+    "constraints): the detail names it; a leaf needs clientAuth in its EKU when it has one.",
+    Reason.REVOKED: "The certificate (or a CA above it) is revoked: issue a new certificate.",
+    Reason.REVOCATION_UNKNOWN: "No valid CRL or OCSP answer within the budget: check that the CRL/OCSP URLs are "
+    "reachable from the Lambda (VPC, allowed_hosts), current and signed by the issuer, or set on_unknown.",
+    Reason.ISSUER_NOT_PINNED: "The leaf's direct issuer is not in pinning.issuers: issue from the pinned "
+    "intermediate, or add this issuer's spki_sha256/cert_sha256 to the policy.",
+    Reason.CLIENT_NOT_ALLOWED: "The policy lists clients and none matches this certificate: add a clients entry "
+    "(match on subject, SAN, issuer+serial or cert_sha256).",
+    Reason.CLIENT_DENIED: "The certificate matches an entry of the policy's deny list.",
+    Reason.ROUTE_NOT_ALLOWED: "The matched client may not call this route: add it to the client's routes "
+    '("VERB /path", * for one segment, ** for the rest).',
+    Reason.CONFIG_UNAVAILABLE: "The policy document or truststore cannot be read: check AUTHORIZER_CONFIG, the S3 "
+    "object and the function's s3:GetObject permission.",
+    Reason.CONFIG_INVALID: "The policy document or truststore is invalid: run `mtls-authorizer check-config URI`, "
+    "the detail names the field.",
+    Reason.INTERNAL_ERROR: "An unexpected error (a bug): the log line has the traceback; please report it.",
+}
+
+
 class AuthorizerError(Exception):
     """A refusal with a reason code and a human-readable detail.
 

@@ -210,3 +210,22 @@ def test_demo_command_prints_the_table(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "EVENT" in proc.stdout and "DECISION" in proc.stdout and "REASON" in proc.stdout
     assert "rest-deny-expired.json" in proc.stdout and "EXPIRED" in proc.stdout
+
+
+def test_doctor_explains_a_refusal_and_an_allow(files, capsys) -> None:
+    code, out, _ = run(capsys, "doctor", files["expired"], "--config", files["policy"], "--at", AT)
+    assert code == 1
+    assert "DENY EXPIRED" in out and "hint: " in out and "renew" in out
+    code, out, _ = run(capsys, "doctor", files["leaf"], "--config", files["policy"], "--at", AT, "--path", "/pets")
+    assert code == 0 and "chain" in out and out.rstrip().endswith("ALLOW ALLOWED")
+
+
+def test_doctor_reads_events(capsys) -> None:
+    code, out, _ = run(capsys, "doctor", ROOT / "events" / "rest-deny-missing-cert.json")
+    assert code == 1 and "DENY CERT_MISSING" in out
+
+
+def test_every_reason_has_a_hint() -> None:
+    from authorizer.reasons import HINTS, Reason
+
+    assert set(HINTS) == set(Reason)
