@@ -75,6 +75,7 @@ _NAMES: dict[str, ObjectIdentifier] = {
 
 _OID_RE = re.compile(r"(?:OID\.)?([0-2](?:\.(?:0|[1-9][0-9]*))+)", re.IGNORECASE)
 _TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_PLAIN_RUN = re.compile(r'[^,+"\\<>;=]+')
 _HEX_VALUE = re.compile(r"#([0-9a-fA-F]+)")
 _SPECIALS = frozenset(',+"\\<>;=# ')
 
@@ -108,9 +109,7 @@ def _attr_key(oid: str, value: str | bytes) -> AttrKey:
 
 def name_key(name: x509.Name) -> DNKey:
     """The comparison key of a certificate's subject or issuer."""
-    return tuple(
-        tuple(sorted(_attr_key(attr.oid.dotted_string, attr.value) for attr in rdn)) for rdn in name.rdns
-    )
+    return tuple(tuple(sorted(_attr_key(attr.oid.dotted_string, attr.value) for attr in rdn)) for rdn in name.rdns)
 
 
 def parse_dn(text: str) -> DNKey:
@@ -195,6 +194,12 @@ class _Parser:
         pending = bytearray()  # consecutive \XX escapes form one UTF-8 sequence
         text = self.text
         while self.pos < len(text):
+            plain = _PLAIN_RUN.match(text, self.pos)
+            if plain is not None:  # the common case: a run of ordinary characters in one step
+                self._flush(pending, out)
+                out.append(plain.group(0))
+                self.pos = plain.end()
+                continue
             ch = text[self.pos]
             if ch in ",+":
                 break
@@ -210,11 +215,7 @@ class _Parser:
                     self.pos += 2
                     continue
                 raise self.error('bad escape (use \\ before one of ,+"\\<>;=# and space, or two hex digits)')
-            if ch in '"<>;=':
-                raise self.error(f"unescaped {ch!r} in a value")
-            self._flush(pending, out)
-            out.append(ch)
-            self.pos += 1
+            raise self.error(f"unescaped {ch!r} in a value")
         self._flush(pending, out)
         return "".join(out)
 

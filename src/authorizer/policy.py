@@ -165,11 +165,25 @@ class Pattern:
         body = "".join(".+" if p == "**" else one if p == "*" else re.escape(p) for p in parts)
         return cls(text, regex=re.compile(body, re.DOTALL))
 
+    @property
+    def prefix(self) -> str:
+        """The literal text before the first ``*`` (every fitting value starts with it)."""
+        return self.text.split("*", 1)[0]
+
+    @property
+    def suffix(self) -> str:
+        """The literal text after the last ``*`` (every fitting value ends with it)."""
+        return self.text.rsplit("*", 1)[-1]
+
     def fits(self, values: Iterable[str]) -> bool:
         if self.exact is not None:
             return self.exact in values
         assert self.regex is not None
-        return any(self.regex.fullmatch(v) for v in values)
+        match = self.regex.fullmatch
+        for v in values:  # noqa: SIM110 - a loop is cheaper than any() and its generator here
+            if match(v) is not None:
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -223,9 +237,7 @@ class Match:
             raise ConfigError(path, f"unknown key(s) {names} (known: {', '.join(MATCH_KEYS)})")
         if not any(k in raw for k in MATCH_KEYS if k != "serial"):
             if "serial" in raw:
-                raise ConfigError(
-                    f"{path}.serial", 'a serial is only meaningful with its issuer: add "issuer"'
-                )
+                raise ConfigError(f"{path}.serial", 'a serial is only meaningful with its issuer: add "issuer"')
             keys = ", ".join(k for k in MATCH_KEYS if k != "serial")
             raise ConfigError(path, f"needs at least one of {keys}")
         if "serial" in raw and "issuer" not in raw:
@@ -238,9 +250,7 @@ class Match:
             san_email=_pattern(raw, "san_email", path, _check_email, "@"),
             issuer=_dn(raw, "issuer", path),
             serial=_serial(raw["serial"], f"{path}.serial") if "serial" in raw else None,
-            cert_sha256=_sha256_hex(raw["cert_sha256"], f"{path}.cert_sha256")
-            if "cert_sha256" in raw
-            else None,
+            cert_sha256=_sha256_hex(raw["cert_sha256"], f"{path}.cert_sha256") if "cert_sha256" in raw else None,
         )
 
 
@@ -334,64 +344,97 @@ def _spki_b64(raw: Any, path: str) -> bytes:
 # --------------------------------------------------------------------------- index
 
 
+#: The keys of a match that take wildcards, with the CertFacts field holding their values.
+_PATTERN_FIELDS: tuple[tuple[str, str], ...] = (
+    ("san_uri", "uris"),
+    ("san_dns", "dns"),
+    ("san_email", "emails"),
+    ("subject_cn", "cns"),
+)
+
+
+@dataclass(frozen=True)
+class _Anchors:
+    """Wildcard entries of one kind by their literal prefix (or suffix) of each length used.
+
+    A value can only fit ``spiffe://example.org/fleet7/*`` if it starts with
+    ``spiffe://example.org/fleet7/``, so looking up ``value[:n]`` for each distinct prefix
+    length ``n`` finds every candidate without scanning the entries.
+    """
+
+    field: str
+    suffix: bool
+    lengths: tuple[int, ...]
+    table: Mapping[str, tuple[int, ...]]
+
+    def candidates(self, f: CertFacts, out: list[int]) -> None:
+        values: tuple[str, ...] = getattr(f, self.field)
+        table = self.table
+        for v in values:
+            for n in self.lengths:
+                if n <= len(v):
+                    hit = table.get(v[-n:] if self.suffix else v[:n])
+                    if hit:
+                        out.extend(hit)
+
+
 @dataclass(frozen=True)
 class _Index:
-    """Entry numbers by exact key, and the entries that must be scanned (wildcards only)."""
+    """Entry numbers by exact key or wildcard anchor, and the few entries that must be scanned.
+
+    Each entry is filed under one key only, its most selective: every key of a match must fit
+    anyway, and :meth:`first` confirms each candidate with the full match.
+    """
 
     by_cert: Mapping[str, tuple[int, ...]]
     by_issuer_serial: Mapping[tuple[DNKey, int], tuple[int, ...]]
     by_subject: Mapping[DNKey, tuple[int, ...]]
-    by_uri: Mapping[str, tuple[int, ...]]
-    by_dns: Mapping[str, tuple[int, ...]]
-    by_email: Mapping[str, tuple[int, ...]]
-    by_cn: Mapping[str, tuple[int, ...]]
+    by_value: tuple[tuple[str, Mapping[str, tuple[int, ...]]], ...]  # (CertFacts field, table)
     by_issuer: Mapping[DNKey, tuple[int, ...]]
+    anchors: tuple[_Anchors, ...]
     scan: tuple[int, ...]
 
     @classmethod
     def build(cls, matches: Sequence[Match]) -> _Index:
-        """Each entry goes under its most selective exact key: all its keys must fit anyway."""
-        maps: dict[str, dict[Any, list[int]]] = {
-            k: {} for k in ("cert", "issuer_serial", "subject", "uri", "dns", "email", "cn", "issuer")
-        }
+        exact: dict[str, dict[Any, list[int]]] = {}
+        anchored: dict[tuple[str, bool], dict[str, list[int]]] = {}
         scan: list[int] = []
         for i, m in enumerate(matches):
-            slot: tuple[str, Any] | None = None
-            if m.cert_sha256 is not None:
-                slot = ("cert", m.cert_sha256)
-            elif m.issuer is not None and m.serial is not None:
-                slot = ("issuer_serial", (m.issuer, m.serial))
-            elif m.subject is not None:
-                slot = ("subject", m.subject)
-            elif m.san_uri is not None and m.san_uri.exact is not None:
-                slot = ("uri", m.san_uri.exact)
-            elif m.san_dns is not None and m.san_dns.exact is not None:
-                slot = ("dns", m.san_dns.exact)
-            elif m.san_email is not None and m.san_email.exact is not None:
-                slot = ("email", m.san_email.exact)
-            elif m.subject_cn is not None and m.subject_cn.exact is not None:
-                slot = ("cn", m.subject_cn.exact)
-            elif m.issuer is not None:
-                slot = ("issuer", m.issuer)
-            if slot is None:
-                scan.append(i)
+            slot = _exact_slot(m)
+            if slot is not None:
+                exact.setdefault(slot[0], {}).setdefault(slot[1], []).append(i)
+                continue
+            anchor = _anchor(m)
+            if anchor is not None:
+                anchored.setdefault(anchor[:2], {}).setdefault(anchor[2], []).append(i)
             else:
-                maps[slot[0]].setdefault(slot[1], []).append(i)
+                scan.append(i)
 
-        def freeze(name: str) -> dict[Any, tuple[int, ...]]:
-            return {k: tuple(v) for k, v in maps[name].items()}
+        def table(name: str) -> dict[Any, tuple[int, ...]]:
+            return {k: tuple(v) for k, v in exact.get(name, {}).items()}
 
         return cls(
-            by_cert=freeze("cert"),
-            by_issuer_serial=freeze("issuer_serial"),
-            by_subject=freeze("subject"),
-            by_uri=freeze("uri"),
-            by_dns=freeze("dns"),
-            by_email=freeze("email"),
-            by_cn=freeze("cn"),
-            by_issuer=freeze("issuer"),
+            by_cert=table("cert"),
+            by_issuer_serial=table("issuer_serial"),
+            by_subject=table("subject"),
+            by_value=tuple((fld, table(fld)) for _, fld in _PATTERN_FIELDS if exact.get(fld)),
+            by_issuer=table("issuer"),
+            anchors=tuple(
+                _Anchors(
+                    field=fld,
+                    suffix=suffix,
+                    lengths=tuple(sorted({len(k) for k in entries})),
+                    table={k: tuple(v) for k, v in entries.items()},
+                )
+                for (fld, suffix), entries in anchored.items()
+            ),
             scan=tuple(scan),
         )
+
+    @property
+    def wildcards(self) -> int:
+        """How many entries are found through a wildcard (anchored or scanned)."""
+        return len(self.scan) + sum(len(v) for a in self.anchors for v in a.table.values())
 
     def first(self, matches: Sequence[Match], f: CertFacts) -> int | None:
         """The lowest entry number whose match fits ``f``, or ``None``."""
@@ -404,17 +447,13 @@ class _Index:
         ):
             if hit:
                 found.extend(hit)
-        for table, values in (
-            (self.by_uri, f.uris),
-            (self.by_dns, f.dns),
-            (self.by_email, f.emails),
-            (self.by_cn, f.cns),
-        ):
-            if table:
-                for v in values:
-                    hit = table.get(v)
-                    if hit:
-                        found.extend(hit)
+        for fld, values_table in self.by_value:
+            for v in getattr(f, fld):
+                hit = values_table.get(v)
+                if hit:
+                    found.extend(hit)
+        for anchors in self.anchors:
+            anchors.candidates(f, found)
         best: int | None = None
         if found:
             found.sort()
@@ -428,6 +467,37 @@ class _Index:
             if matches[i].fits(f):
                 return i
         return best
+
+
+def _exact_slot(m: Match) -> tuple[str, Any] | None:
+    """The most selective exact key of a match, as (table name, key)."""
+    if m.cert_sha256 is not None:
+        return ("cert", m.cert_sha256)
+    if m.issuer is not None and m.serial is not None:
+        return ("issuer_serial", (m.issuer, m.serial))
+    if m.subject is not None:
+        return ("subject", m.subject)
+    for key, fld in _PATTERN_FIELDS:
+        pattern: Pattern | None = getattr(m, key)
+        if pattern is not None and pattern.exact is not None:
+            return (fld, pattern.exact)
+    if m.issuer is not None:
+        return ("issuer", m.issuer)
+    return None
+
+
+def _anchor(m: Match) -> tuple[str, bool, str] | None:
+    """(CertFacts field, is-suffix, literal) for the longest literal end of a wildcard pattern."""
+    best: tuple[str, bool, str] | None = None
+    for key, fld in _PATTERN_FIELDS:
+        pattern: Pattern | None = getattr(m, key)
+        if pattern is None:
+            continue
+        prefix, suffix = pattern.prefix, pattern.suffix
+        literal, is_suffix = (suffix, True) if len(suffix) > len(prefix) else (prefix, False)
+        if literal and (best is None or len(literal) > len(best[2])):
+            best = (fld, is_suffix, literal)
+    return best
 
 
 # --------------------------------------------------------------------------- entries
@@ -462,7 +532,10 @@ class Client:
     routes: tuple[RouteRule, ...]
 
     def allows(self, verb: str, request_path: str) -> bool:
-        return any(r.matches(verb, request_path) for r in self.routes)
+        for rule in self.routes:  # noqa: SIM110 - hot path: no generator
+            if rule.matches(verb, request_path):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -480,22 +553,27 @@ class Grant:
     routes: tuple[RouteRule, ...] | None
 
 
-_ISSUER_DIGESTS: dict[x509.Certificate, tuple[bytes, str]] = {}
+#: Digests of issuer certificates by object identity. The truststore's certificates are the same
+#: objects request after request, and ``hash()`` of an ``x509.Certificate`` costs as much as the
+#: rest of the evaluation; the entry keeps a reference to its certificate, so an ``id`` can never
+#: be reused for another certificate while it is cached.
+_ISSUER_DIGESTS: dict[int, tuple[x509.Certificate, bytes, str]] = {}
 
 
 def issuer_digests(issuer: x509.Certificate) -> tuple[bytes, str]:
     """``(SHA-256 of the SPKI DER, hex SHA-256 of the certificate DER)``, cached per issuer."""
-    hit = _ISSUER_DIGESTS.get(issuer)
-    if hit is None:
-        spki = issuer.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        cert_der = issuer.public_bytes(serialization.Encoding.DER)
-        hit = (hashlib.sha256(spki).digest(), hashlib.sha256(cert_der).hexdigest())
-        if len(_ISSUER_DIGESTS) >= 256:
-            _ISSUER_DIGESTS.clear()
-        _ISSUER_DIGESTS[issuer] = hit
-    return hit
+    hit = _ISSUER_DIGESTS.get(id(issuer))
+    if hit is not None and hit[0] is issuer:
+        return hit[1], hit[2]
+    spki = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    digests = (
+        hashlib.sha256(spki).digest(),
+        hashlib.sha256(issuer.public_bytes(serialization.Encoding.DER)).hexdigest(),
+    )
+    if len(_ISSUER_DIGESTS) >= 256:
+        _ISSUER_DIGESTS.clear()
+    _ISSUER_DIGESTS[id(issuer)] = (issuer, *digests)
+    return digests
 
 
 # --------------------------------------------------------------------------- the policy
@@ -539,9 +617,7 @@ class AccessPolicy:
             clients=_clients(doc["clients"]) if "clients" in doc else None,
         )
 
-    def evaluate(
-        self, cert: ClientCertificate, issuer: x509.Certificate | None, verb: str, request_path: str
-    ) -> Grant:
+    def evaluate(self, cert: ClientCertificate, issuer: x509.Certificate | None, verb: str, request_path: str) -> Grant:
         """Decide for one request. ``issuer`` must be the leaf's direct issuer from the *verified*
         chain (``chain[1]``); it is what pinning checks.
 
@@ -587,9 +663,7 @@ class AccessPolicy:
         if self.pins is None:
             lines.append("pinning: none (any issuer the truststore accepts)")
         else:
-            lines.append(
-                f"pinning: the leaf's direct issuer must be one of {len(self.pins)} pinned issuer(s)"
-            )
+            lines.append(f"pinning: the leaf's direct issuer must be one of {len(self.pins)} pinned issuer(s)")
             lines.extend(f"  - {p.describe()}" for p in self.pins)
         if self.deny:
             lines.append(f"deny: {len(self.deny)} rule(s), checked first")
@@ -604,10 +678,10 @@ class AccessPolicy:
         if self.clients is None:
             lines.append("clients: not listed: every certificate that passes the checks may call every route")
             return lines
-        exact = len(self.clients) - len(self._client_index.scan)
+        wildcards = self._client_index.wildcards
         lines.append(
             f"clients: {len(self.clients)} entr{'y' if len(self.clients) == 1 else 'ies'} "
-            f"({exact} indexed, {len(self._client_index.scan)} wildcard); any other certificate is refused"
+            f"({len(self.clients) - wildcards} exact, {wildcards} wildcard); any other certificate is refused"
         )
         for c in self.clients[:SUMMARY_CLIENTS]:
             routes = ", ".join(str(r) for r in c.routes) or "no routes"
@@ -656,9 +730,7 @@ def _pins(raw: Any) -> tuple[Pin, ...]:
         pins.append(
             Pin(
                 name=_optional_name(entry, path),
-                spki_sha256=_spki_b64(entry["spki_sha256"], f"{path}.spki_sha256")
-                if "spki_sha256" in entry
-                else None,
+                spki_sha256=_spki_b64(entry["spki_sha256"], f"{path}.spki_sha256") if "spki_sha256" in entry else None,
                 cert_sha256=_sha256_hex(entry["cert_sha256"], f"{path}.cert_sha256")
                 if "cert_sha256" in entry
                 else None,
@@ -674,9 +746,7 @@ def _deny(raw: Any) -> tuple[DenyRule, ...]:
         entry = _object(item, path, _DENY_KEYS)
         if "match" not in entry:
             raise ConfigError(f"{path}.match", "required")
-        rules.append(
-            DenyRule(name=_optional_name(entry, path), match=Match.from_dict(entry["match"], f"{path}.match"))
-        )
+        rules.append(DenyRule(name=_optional_name(entry, path), match=Match.from_dict(entry["match"], f"{path}.match")))
     return tuple(rules)
 
 

@@ -60,11 +60,17 @@ class RouteRule:
         """Parse ``"GET /pets/*"``; ``path`` is the field's location for the ConfigError."""
         if not isinstance(text, str):
             raise ConfigError(path, f"{ROUTE_FORM}, got {type(text).__name__}")
+        known = _PARSED.get(text)
+        if known is not None:
+            return known
         parts = text.split()
         if len(parts) != 2:
             raise ConfigError(path, f"{ROUTE_FORM}, got {text!r}")
         verb, route_path = _validate(parts[0], parts[1], path)
-        return cls(verb, route_path)
+        rule = cls(verb, route_path)
+        if len(_PARSED) < 4096:  # documents repeat the same few routes across many clients
+            _PARSED[text] = rule
+        return rule
 
     def matches(self, verb: str, request_path: str) -> bool:
         """Whether the request ``verb`` and ``request_path`` (e.g. ``/pets/1``) are this route."""
@@ -85,6 +91,9 @@ class RouteRule:
 
     def __str__(self) -> str:
         return f"{self.verb} {self.path}"
+
+
+_PARSED: dict[str, RouteRule] = {}
 
 
 def _validate(verb: str, path: str, where: str) -> tuple[str, str]:

@@ -376,6 +376,12 @@ def test_index_agrees_with_a_linear_scan(issuing: CA) -> None:
             {"subject": f"CN=c{i},O=Org {i % 3}"},
             {"subject_cn": f"c{i}"},
             {"subject_cn": "c*"},
+            {"subject_cn": f"*{i % 10}"},
+            {"subject_cn": "*"},
+            {"san_uri": "**"},
+            {"san_uri": "spiffe://td/*/c1"},
+            {"san_dns": f"c{i}.*.example"},
+            {"san_email": "*@x.example"},
             {"san_dns": f"c{i}.org{i % 3}.example"},
             {"san_dns": f"*.org{i % 3}.example"},
             {"san_uri": f"spiffe://td/ns{i % 2}/*"},
@@ -390,7 +396,7 @@ def test_index_agrees_with_a_linear_scan(issuing: CA) -> None:
             m.update(rng.choice(choices))
         return m
 
-    for _ in range(60):
+    for _ in range(150):
         doc = {
             "clients": [
                 {"name": f"e{k}", "match": random_match(), "routes": ["GET /"]}
@@ -429,7 +435,7 @@ def test_summary_lines(issuing: CA) -> None:
     text = "\n".join(AccessPolicy.from_dict(doc).summary())
     assert "1 pinned issuer" in text
     assert "issuing-ca-2026" in text
-    assert "2 entries (1 indexed, 1 wildcard)" in text
+    assert "2 entries (1 exact, 1 wildcard)" in text
     assert "partner-a [subject=CN=client1,O=partner a]: GET /pets, GET /pets/*" in text
     assert "devices [san_uri=spiffe://example.org/device/*]: POST /telemetry" in text
     assert "deny[0]: issuer=CN=issuing ca 1 serial=0x1f" in text
@@ -447,3 +453,25 @@ def test_facts_are_cached_per_fingerprint(issuing: CA) -> None:
     cert = leaf(issuing)
     again = ClientCertificate(cert.cert)
     assert cert_facts(cert) is cert_facts(again)
+
+
+def test_wildcards_with_a_literal_end_are_indexed_not_scanned(issuing: CA) -> None:
+    fleet = [
+        {"name": f"fleet-{i}", "match": {"san_uri": f"spiffe://example.org/fleet{i}/*"}, "routes": ["GET /"]}
+        for i in range(300)
+    ]
+    hosts = [{"name": f"host-{i}", "match": {"san_dns": f"*.zone{i}.example"}, "routes": ["GET /"]} for i in range(300)]
+    catch_all = {"name": "catch-all", "match": {"san_uri": "**"}, "routes": ["GET /"]}
+    policy = AccessPolicy.from_dict({"clients": [*fleet, *hosts, catch_all]})
+    assert policy._client_index.scan == (600,)  # only the pattern with no literal end
+    assert policy._client_index.wildcards == 601
+
+    def who(sans: list[x509.GeneralName]) -> str:
+        return policy.evaluate(leaf(issuing, "CN=d", sans=sans), issuing.cert, "GET", "/").principal_id
+
+    assert who([x509.UniformResourceIdentifier("spiffe://example.org/fleet299/d")]) == "fleet-299"
+    assert who([x509.UniformResourceIdentifier("spiffe://example.org/fleet29/d")]) == "fleet-29"
+    assert who([x509.DNSName("h.zone7.example")]) == "host-7"
+    assert who([x509.UniformResourceIdentifier("spiffe://example.org/fleet29/d/e")]) == "catch-all"
+    with pytest.raises(AuthorizerError):
+        who([x509.DNSName("a.b.zone7.example")])
