@@ -90,9 +90,7 @@ def test_invisible_characters_map_to_nothing(issuing: CA) -> None:
 def test_string_type_does_not_matter(issuing: CA) -> None:
     printable = x509.Name(
         [
-            x509.NameAttribute(
-                NameOID.ORGANIZATION_NAME, "Partner A", _type=x509.name._ASN1Type.PrintableString
-            ),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Partner A", _type=x509.name._ASN1Type.PrintableString),
             x509.NameAttribute(NameOID.COMMON_NAME, "client1", _type=x509.name._ASN1Type.PrintableString),
         ]
     )

@@ -23,9 +23,7 @@ def leaf(ca: CA, subject: str = "CN=client1,O=Partner A", **kw: Any) -> ClientCe
 
 
 def spki_b64(cert: x509.Certificate) -> str:
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
@@ -62,9 +60,7 @@ class TestPinning:
         assert grant.principal_id == "CN=client1,O=Partner A"
 
     def test_pinned_intermediate_by_cert(self, issuing: CA) -> None:
-        policy = AccessPolicy.from_dict(
-            {"pinning": {"issuers": [{"cert_sha256": cert_hex(issuing.cert).upper()}]}}
-        )
+        policy = AccessPolicy.from_dict({"pinning": {"issuers": [{"cert_sha256": cert_hex(issuing.cert).upper()}]}})
         policy.evaluate(leaf(issuing), issuing.cert, "GET", "/pets")
 
     def test_sibling_intermediate_of_the_same_root_refused(self, issuing: CA, sibling: CA) -> None:
@@ -84,13 +80,7 @@ class TestPinning:
         by_key = AccessPolicy.from_dict({"pinning": {"issuers": [{"spki_sha256": spki_b64(issuing.cert)}]}})
         by_cert = AccessPolicy.from_dict({"pinning": {"issuers": [{"cert_sha256": cert_hex(issuing.cert)}]}})
         by_both = AccessPolicy.from_dict(
-            {
-                "pinning": {
-                    "issuers": [
-                        {"spki_sha256": spki_b64(issuing.cert), "cert_sha256": cert_hex(issuing.cert)}
-                    ]
-                }
-            }
+            {"pinning": {"issuers": [{"spki_sha256": spki_b64(issuing.cert), "cert_sha256": cert_hex(issuing.cert)}]}}
         )
         cert = leaf(reissued)
         by_key.evaluate(cert, reissued.cert, "GET", "/")
@@ -159,17 +149,11 @@ class TestClients:
         client = {**PARTNER_A, "match": {"subject": "cn=CLIENT1, o=partner  a"}}
         policy = AccessPolicy.from_dict({"clients": [client]})
         assert policy.evaluate(leaf(issuing), issuing.cert, "GET", "/pets").client_name == "partner-a"
-        assert (
-            refused(policy, leaf(issuing, "O=Partner A,CN=client1"), issuing.cert)
-            is Reason.CLIENT_NOT_ALLOWED
-        )
+        assert refused(policy, leaf(issuing, "O=Partner A,CN=client1"), issuing.cert) is Reason.CLIENT_NOT_ALLOWED
 
     def test_unnamed_certificate_not_allowed(self, issuing: CA) -> None:
         policy = AccessPolicy.from_dict({"clients": [PARTNER_A]})
-        assert (
-            refused(policy, leaf(issuing, "CN=client2,O=Partner A"), issuing.cert)
-            is Reason.CLIENT_NOT_ALLOWED
-        )
+        assert refused(policy, leaf(issuing, "CN=client2,O=Partner A"), issuing.cert) is Reason.CLIENT_NOT_ALLOWED
 
     def test_empty_clients_list_allows_nobody(self, issuing: CA) -> None:
         policy = AccessPolicy.from_dict({"clients": []})
@@ -280,9 +264,7 @@ class TestClients:
             assert refused(policy, cert, issuing.cert, "GET", "/") is Reason.CLIENT_NOT_ALLOWED
 
     def test_wildcard_does_not_match_a_certificate_without_sans(self, issuing: CA) -> None:
-        policy = AccessPolicy.from_dict(
-            {"clients": [{"name": "c", "match": {"san_uri": "**"}, "routes": ["GET /"]}]}
-        )
+        policy = AccessPolicy.from_dict({"clients": [{"name": "c", "match": {"san_uri": "**"}, "routes": ["GET /"]}]})
         assert refused(policy, leaf(issuing), issuing.cert, "GET", "/") is Reason.CLIENT_NOT_ALLOWED
 
     def test_spiffe_devices_example_from_the_architecture(self, issuing: CA) -> None:
@@ -297,14 +279,10 @@ class TestClients:
             ]
         }
         policy = AccessPolicy.from_dict(doc)
-        device = leaf(
-            issuing, "CN=dev 9", sans=[x509.UniformResourceIdentifier("spiffe://example.org/device/9")]
-        )
+        device = leaf(issuing, "CN=dev 9", sans=[x509.UniformResourceIdentifier("spiffe://example.org/device/9")])
         assert policy.evaluate(device, issuing.cert, "POST", "/telemetry").principal_id == "devices"
         assert refused(policy, device, issuing.cert, "GET", "/pets") is Reason.ROUTE_NOT_ALLOWED
-        nested = leaf(
-            issuing, "CN=dev 9", sans=[x509.UniformResourceIdentifier("spiffe://example.org/device/9/x")]
-        )
+        nested = leaf(issuing, "CN=dev 9", sans=[x509.UniformResourceIdentifier("spiffe://example.org/device/9/x")])
         assert refused(policy, nested, issuing.cert, "POST", "/telemetry") is Reason.CLIENT_NOT_ALLOWED
 
 
@@ -330,9 +308,7 @@ class TestDeny:
         assert refused(policy, bad, issuing.cert) is Reason.CLIENT_DENIED
         policy.evaluate(leaf(issuing), issuing.cert, "GET", "/pets")
 
-    def test_issuer_and_serial_does_not_deny_the_same_serial_from_another_ca(
-        self, issuing: CA, sibling: CA
-    ) -> None:
+    def test_issuer_and_serial_does_not_deny_the_same_serial_from_another_ca(self, issuing: CA, sibling: CA) -> None:
         policy = AccessPolicy.from_dict(
             {"deny": [{"match": {"issuer": "CN=Test Issuing CA,O=Test PKI", "serial": "0x1f"}}]}
         )
@@ -399,8 +375,7 @@ def test_index_agrees_with_a_linear_scan(issuing: CA) -> None:
     for _ in range(150):
         doc = {
             "clients": [
-                {"name": f"e{k}", "match": random_match(), "routes": ["GET /"]}
-                for k in range(rng.randrange(1, 15))
+                {"name": f"e{k}", "match": random_match(), "routes": ["GET /"]} for k in range(rng.randrange(1, 15))
             ]
         }
         policy = AccessPolicy.from_dict(doc)
