@@ -123,7 +123,7 @@ class CrlServer:
         self.httpd = http.server.ThreadingHTTPServer((HOST, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     @property
@@ -168,6 +168,7 @@ class OpenSslOcspResponder:
         signer: Issued | None = None,
         nmin: int | None = None,
         ndays: int | None = None,
+        port: int | None = None,
     ) -> None:
         if shutil.which("openssl") is None:
             raise RuntimeError("openssl is not installed")
@@ -183,8 +184,8 @@ class OpenSslOcspResponder:
             with open(os.path.join(self.dir, name), "wb") as fh:
                 fh.write(data)
         last_error = ""
-        for _ in range(5):
-            self.port = free_port()
+        for _ in range(1 if port else 5):
+            self.port = port or free_port()
             cmd = [
                 "openssl", "ocsp", "-index", "index.txt", "-port", str(self.port), "-CA", "ca.pem",
                 "-rsigner", "rsigner.pem", "-rkey", "rkey.pem", "-ignore_err", "-timeout", "3",

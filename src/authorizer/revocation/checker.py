@@ -297,6 +297,7 @@ class RevocationChecker:
     ) -> CertStatus:
         subject, serial = _subject(cert), format(cert.serial_number, "x")
         details: list[str] = []
+        sources: list[str] = []
         try:
             for method in self.config.order:
                 found = (
@@ -311,10 +312,18 @@ class RevocationChecker:
                         self.status_cache.put(cert, window(result))
                     return result
                 details.append(f"{method}: {detail}")
+                if source not in ("none", *sources):
+                    sources.append(source)
         except Exception as exc:
             log.exception("revocation check of %s failed", subject)
             details.append(f"internal error: {type(exc).__name__}")
-        return CertStatus(subject, serial, RevocationStatus.UNKNOWN, "none", "; ".join(details) or "no method enabled")
+        return CertStatus(
+            subject,
+            serial,
+            RevocationStatus.UNKNOWN,
+            ", ".join(sources) or "none",
+            "; ".join(details) or "no method enabled",
+        )
 
     def _remaining(self, deadline: float, timeout_ms: int) -> float:
         return min(timeout_ms / 1000.0, deadline - self.clock())
