@@ -450,3 +450,16 @@ def test_wildcards_with_a_literal_end_are_indexed_not_scanned(issuing: CA) -> No
     assert who([x509.UniformResourceIdentifier("spiffe://example.org/fleet29/d/e")]) == "catch-all"
     with pytest.raises(AuthorizerError):
         who([x509.DNSName("a.b.zone7.example")])
+
+
+def test_without_a_request_only_the_identity_is_checked(issuing: CA, sibling: CA) -> None:
+    """``verify`` has a certificate but no request: pinning, deny and clients still apply."""
+    policy = AccessPolicy.from_dict(
+        {"pinning": {"issuers": [{"cert_sha256": cert_hex(issuing.cert)}]}, "clients": [PARTNER_A]}
+    )
+    grant = policy.evaluate(leaf(issuing), issuing.cert, None, None)
+    assert grant.client_name == "partner-a" and grant.routes is not None and len(grant.routes) == 2
+    assert refused(policy, leaf(issuing, "CN=other"), issuing.cert) is Reason.CLIENT_NOT_ALLOWED
+    with pytest.raises(AuthorizerError) as info:
+        policy.evaluate(leaf(sibling), sibling.cert, None, None)
+    assert info.value.reason is Reason.ISSUER_NOT_PINNED
