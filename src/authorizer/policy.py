@@ -617,12 +617,20 @@ class AccessPolicy:
             clients=_clients(doc["clients"]) if "clients" in doc else None,
         )
 
-    def evaluate(self, cert: ClientCertificate, issuer: x509.Certificate | None, verb: str, request_path: str) -> Grant:
+    def evaluate(
+        self,
+        cert: ClientCertificate,
+        issuer: x509.Certificate | None,
+        verb: str | None,
+        request_path: str | None,
+    ) -> Grant:
         """Decide for one request. ``issuer`` must be the leaf's direct issuer from the *verified*
         chain (``chain[1]``); it is what pinning checks.
 
         Raises :class:`AuthorizerError` with ``ISSUER_NOT_PINNED``, ``CLIENT_DENIED``,
-        ``CLIENT_NOT_ALLOWED`` or ``ROUTE_NOT_ALLOWED``, checked in that order.
+        ``CLIENT_NOT_ALLOWED`` or ``ROUTE_NOT_ALLOWED``, checked in that order. With ``verb`` or
+        ``request_path`` ``None`` there is no request: the route check is skipped and the grant
+        says what the certificate may call (``mtls-authorizer verify`` uses this).
         """
         if self.pins is not None:
             self._check_pin(issuer)
@@ -640,7 +648,7 @@ class AccessPolicy:
         if found is None:
             raise AuthorizerError(Reason.CLIENT_NOT_ALLOWED, f"no entry of clients matches {cert.subject}")
         client = self.clients[found]
-        if not client.allows(verb, request_path):
+        if verb is not None and request_path is not None and not client.allows(verb, request_path):
             raise AuthorizerError(
                 Reason.ROUTE_NOT_ALLOWED, f"client {client.name!r} may not call {verb} {request_path}"
             )
