@@ -281,3 +281,27 @@ def test_nothing_below_the_anchor_is_good(pki: tuple[CA, CA, x509.Certificate]) 
     root, _, _ = pki
     out = checker(current(root)).check([root.cert], NOW)
     assert out.status is RevocationStatus.GOOD and out.certs == ()
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa2048", "rsa-pss", "p384"])
+def test_signature_algorithms(kind: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from authorizer.devpki import shared_key
+
+    key = shared_key("rsa2048") if kind.startswith("rsa") else shared_key(kind)  # type: ignore[arg-type]
+    root = CA.root(f"Alg Root {kind}", key=key)
+    leaf = root.issue("CN=alg leaf", serial=7).cert
+    builder = x509.CertificateRevocationListBuilder(
+        issuer_name=root.cert.subject, last_update=NOW - DAY, next_update=NOW + DAY
+    )
+    if kind == "rsa-pss":
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+        crl = builder.sign(root.key, hashes.SHA256(), rsa_padding=pss)  # type: ignore[arg-type]
+    else:
+        crl = builder.sign(root.key, None if kind == "ed25519" else hashes.SHA256())  # type: ignore[arg-type]
+    assert checker(crl).check([leaf, root.cert], NOW).status is RevocationStatus.GOOD
+    forged = x509.CertificateRevocationListBuilder(
+        issuer_name=root.cert.subject, last_update=NOW - DAY, next_update=NOW + DAY
+    ).sign(shared_key("p256", 9), hashes.SHA256())
+    assert checker(forged).check([leaf, root.cert], NOW).status is RevocationStatus.UNKNOWN
