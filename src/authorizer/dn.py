@@ -73,6 +73,9 @@ _NAMES: dict[str, ObjectIdentifier] = {
     "JURISDICTIONCOUNTRYNAME": NameOID.JURISDICTION_COUNTRY_NAME,
 }
 
+#: Short names for display, e.g. ``2.5.4.3`` -> ``CN``.
+_SHORT = {oid.dotted_string: name for name, oid in _NAMES.items() if len(name) <= 2 or name == "UID"}
+
 _OID_RE = re.compile(r"(?:OID\.)?([0-2](?:\.(?:0|[1-9][0-9]*))+)", re.IGNORECASE)
 _TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _PLAIN_RUN = re.compile(r'[^,+"\\<>;=]+')
@@ -127,11 +130,7 @@ def parse_dn(text: str) -> DNKey:
 
 def format_key(key: DNKey) -> str:
     """A readable form of a key, for summaries and log details (not a round-trippable DN)."""
-    by_oid = {oid.dotted_string: name for name, oid in _NAMES.items() if len(name) <= 2 or name == "UID"}
-    parts = []
-    for rdn in reversed(key):
-        parts.append("+".join(f"{by_oid.get(oid, oid)}={value}" for oid, value in rdn))
-    return ",".join(parts)
+    return ",".join("+".join(f"{_SHORT.get(oid, oid)}={value}" for oid, value in rdn) for rdn in reversed(key))
 
 
 class _Parser:

@@ -103,7 +103,10 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     fp = cert.fingerprint_sha256
     facts = _FACTS.get(fp)
     if facts is None:
-        facts = _compute_facts(fp, cert.cert)
+        try:
+            facts = _compute_facts(fp, cert.cert)
+        except ValueError as exc:  # cryptography parses names and extensions lazily
+            raise AuthorizerError(Reason.CERT_MALFORMED, f"names or SANs do not parse: {exc}") from None
         with _FACTS_LOCK:
             if len(_FACTS) >= _FACTS_MAX:
                 _FACTS.clear()  # crude but bounded; a warm function rarely sees 4096 clients

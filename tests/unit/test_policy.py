@@ -463,3 +463,12 @@ def test_without_a_request_only_the_identity_is_checked(issuing: CA, sibling: CA
     with pytest.raises(AuthorizerError) as info:
         policy.evaluate(leaf(sibling), sibling.cert, None, None)
     assert info.value.reason is Reason.ISSUER_NOT_PINNED
+
+
+def test_a_san_extension_that_does_not_parse_is_cert_malformed(issuing: CA) -> None:
+    from cryptography.x509.oid import ExtensionOID
+
+    broken = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\x82\x05a")
+    cert = leaf(issuing, "CN=broken", extra_extensions=[(broken, False)])
+    policy = AccessPolicy.from_dict({"clients": [PARTNER_A]})
+    assert refused(policy, cert, issuing.cert) is Reason.CERT_MALFORMED
