@@ -8,9 +8,10 @@ per request, in this order: pinning (``ISSUER_NOT_PINNED``), deny (``CLIENT_DENI
 (``CLIENT_NOT_ALLOWED``), routes (``ROUTE_NOT_ALLOWED``).
 
 Evaluation is a few dictionary look-ups, not a scan: exact matches (cert_sha256, issuer+serial,
-subject, exact SAN or CN values, issuer) are indexed at load time and only entries with a ``*``
-are scanned. The document's order still decides: of all entries that fully match, the lowest
-index wins.
+subject, exact SAN or CN values, issuer) are indexed at load time, wildcard patterns by their
+literal prefix or suffix (``spiffe://example.org/device/`` of ``spiffe://example.org/device/*``),
+and only patterns with a ``*`` at both ends (``*-fleet-*``, ``**``) are scanned. The document's
+order still decides: of all entries that fully match, the lowest index wins.
 
 Wildcards in ``subject_cn``, ``san_dns``, ``san_uri`` and ``san_email`` (decided here, the issue
 is silent):
@@ -308,7 +309,11 @@ def _check_nonempty(text: str, where: str) -> str:
 
 
 def _serial(raw: Any, path: str) -> int:
-    """``0x1f`` and ``1f`` (and ``01:f0``) are hex; a JSON number is decimal."""
+    """``0x1f``, ``1f`` and ``01:f0`` (openssl's form) are hex; a JSON number is decimal.
+
+    A string of decimal digits such as ``"31"`` is refused unless it reads the same in both
+    bases: a deny rule aimed at the wrong serial would silently deny nothing.
+    """
     if isinstance(raw, bool):
         raise ConfigError(path, 'expected "0x..." hex, hex digits or a non-negative integer')
     if isinstance(raw, int):
@@ -317,6 +322,8 @@ def _serial(raw: Any, path: str) -> int:
         return raw
     if isinstance(raw, str):
         text = raw.strip().lower()
+        if text.isdecimal() and int(text, 10) != int(text, 16):
+            raise ConfigError(path, f'"{text}" is ambiguous: write "0x{text}" for hex or the JSON number {int(text)}')
         text = text.removeprefix("0x")
         if _SERIAL_HEX.fullmatch(text):
             return int(text.replace(":", ""), 16)

@@ -66,6 +66,10 @@ def error_of(doc: Any) -> str:
             "deny[0].match.serial: a serial is not negative",
         ),
         (
+            {"deny": [{"match": {"issuer": "CN=a", "serial": "31"}}]},
+            'deny[0].match.serial: "31" is ambiguous: write "0x31" for hex or the JSON number 31',
+        ),
+        (
             {"deny": [{"match": {"issuer": "CN=a", "serial": True}}]},
             'deny[0].match.serial: expected "0x..." hex, hex digits or a non-negative integer',
         ),
@@ -175,7 +179,8 @@ def test_valid_document_from_the_architecture_note() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "value"), [("0x1f", 31), ("0X1F", 31), ("1f", 31), ("01:f0", 0x1F0), (31, 31), (" 0x00ff ", 255)]
+    ("raw", "value"),
+    [("0x1f", 31), ("0X1F", 31), ("1f", 31), ("01:f0", 0x1F0), ("7", 7), ("00:31", 0x31), (31, 31), (" 0x00ff ", 255)],
 )
 def test_serial_forms(raw: Any, value: int) -> None:
     policy = AccessPolicy.from_dict({"deny": [{"match": {"issuer": "CN=a", "serial": raw}}]})
