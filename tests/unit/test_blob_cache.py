@@ -302,3 +302,38 @@ def test_stale_value_is_never_served_after_max_stale() -> None:
     clock.advance(3)  # t0 + 602: 2 s past max_stale
     with pytest.raises(SourceError):
         cache.get()
+
+
+def test_a_pinned_object_version_ignores_newer_puts(env: Env) -> None:
+    """``truststore.version``: like API Gateway's truststoreVersion, a named version stays put."""
+    env.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    v1 = env.s3.put_object(Bucket=BUCKET, Key=KEY, Body=doc("v1"))["VersionId"]
+    env.put(doc("v2"))
+    pinned = CachedBlob(URI, Parser(), S3Fetcher(client_factory=lambda: env.s3), ttl=TTL, version=v1, clock=env.clock)
+    first = pinned.get()
+    assert names(first.value) == ["v1"] and first.blob.version == v1
+    env.put(doc("v3"))
+    env.clock.advance(TTL)
+    assert pinned.get().value is first.value  # revalidated (304) against the same version
+    assert names(env.cache.get().value) == ["v3"]  # the unpinned cache follows the latest
+
+
+def test_local_file_is_revalidated_by_size_and_mtime(tmp_path: Any) -> None:
+    from authorizer.sources.blob import FileFetcher
+
+    path = tmp_path / "policy.json"
+    path.write_bytes(doc("a"))
+    clock = FakeClock()
+    parser = Parser()
+    cache = CachedBlob(str(path), parser, FileFetcher(), ttl=TTL, clock=clock)
+    assert names(cache.get().value) == ["a"]
+    clock.advance(TTL)
+    cache.get()
+    assert parser.calls == 1  # unchanged file: not re-read or re-parsed
+    path.write_bytes(doc("a", "bb"))
+    clock.advance(TTL)
+    assert names(cache.get().value) == ["a", "bb"]
+    path.unlink()
+    clock.advance(TTL)
+    loaded = cache.get()
+    assert loaded.stale and isinstance(loaded.error, SourceError)
