@@ -62,6 +62,10 @@ class StatusCache(Generic[V]):
             while len(self._data) > self.max_entries:
                 del self._data[next(iter(self._data))]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
     def __len__(self) -> int:
         return len(self._data)
 

@@ -24,6 +24,8 @@ has been shown to be the issuer's. Every entry counts as a revocation, whatever 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import threading
 from collections.abc import Set
@@ -34,7 +36,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtensionOID
 
-from .der import DerError, tbs_certlist_body
+from .der import DerError, read_header, tbs_certlist_body
 from .signature import verify_signature
 
 #: CRL extensions whose meaning is applied here (so they may be critical).
@@ -69,12 +71,45 @@ class CrlVerdict:
     detail: str = ""
 
 
+_PEM_BEGIN = b"-----BEGIN X509 CRL-----"
+_PEM_END = b"-----END X509 CRL-----"
+
+
+def crl_der(data: bytes) -> bytes:
+    """The DER of a PEM or DER CRL, decided by content. PEM is decoded here rather than by
+    cryptography so that the exact signed bytes stay at hand (see :func:`tbs_bytes`)."""
+    stripped = data.lstrip()
+    if stripped[:11] != b"-----BEGIN ":
+        return data
+    start = stripped.find(_PEM_BEGIN)
+    end = stripped.find(_PEM_END)
+    if start != 0 or end < 0:
+        raise CrlError("not a CRL: PEM without an X509 CRL block")
+    body = b"".join(stripped[len(_PEM_BEGIN) : end].split())
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error:
+        raise CrlError("not a CRL: bad base64 in PEM") from None
+
+
+def tbs_bytes(der: bytes) -> bytes:
+    """The ``TBSCertList`` exactly as signed, sliced out of the CRL's DER.
+
+    ``CertificateRevocationList.tbs_certlist_bytes`` re-encodes the parsed list (measured: about
+    1.3 ms per 1,000 entries, 1.3 s for a million); slicing the original bytes costs nothing.
+    """
+    try:
+        _, pos, _ = read_header(der, 0)
+        _, _, end = read_header(der, pos)
+    except DerError as exc:
+        raise CrlError(f"not a CRL: {exc}") from None
+    return der[pos:end]
+
+
 def load_crl(data: bytes) -> x509.CertificateRevocationList:
     """PEM or DER, decided by content."""
     try:
-        if data.lstrip()[:11] == b"-----BEGIN ":
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
+        return x509.load_der_x509_crl(crl_der(data))
     except ValueError as exc:
         raise CrlError(f"not a CRL: {exc}") from None
 
@@ -104,11 +139,20 @@ class CrlIndex:
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str) -> CrlIndex:
-        return cls.from_crl(load_crl(data), source)
+        """Index a PEM or DER CRL; raises CrlError when it is not one."""
+        der = crl_der(data)
+        try:
+            crl = x509.load_der_x509_crl(der)
+        except ValueError as exc:
+            raise CrlError(f"not a CRL: {exc}") from None
+        return cls.from_crl(crl, source, tbs=tbs_bytes(der))
 
     @classmethod
-    def from_crl(cls, crl: x509.CertificateRevocationList, source: str) -> CrlIndex:
-        """Parse the extensions and index the serials; raises CrlError when malformed."""
+    def from_crl(cls, crl: x509.CertificateRevocationList, source: str, *, tbs: bytes | None = None) -> CrlIndex:
+        """Parse the extensions and index the serials; raises CrlError when malformed. ``tbs``
+        is the signed TBSCertList when the caller has the DER (see :func:`tbs_bytes`)."""
+        if tbs is None:
+            tbs = crl.tbs_certlist_bytes
         unusable: str | None = None
         idp: x509.IssuingDistributionPoint | None = None
         try:
@@ -131,12 +175,12 @@ class CrlIndex:
             elif ext.critical and ext.oid not in KNOWN_CRL_EXTENSIONS:
                 unusable = unusable or f"unknown critical CRL extension {ext.oid.dotted_string}"
         try:
-            serials, critical = _index(crl)
+            serials, critical = _index(crl, tbs)
         except (ValueError, DerError) as exc:
             raise CrlError(f"malformed revoked entries: {exc}") from None
         if critical:
             unusable = unusable or "a critical CRL entry extension (indirect CRL or unknown) is not supported"
-        return cls(source, issuer, this_update, next_update, serials, idp, unusable, _SignedPart.of(crl))
+        return cls(source, issuer, this_update, next_update, serials, idp, unusable, _SignedPart.of(crl, tbs))
 
     def signed_by(self, issuer: x509.Certificate) -> bool:
         """Signature over the TBS bytes with the issuer's key, memoised per key."""
@@ -208,13 +252,12 @@ class _SignedPart:
     tbs: bytes | None
 
     @classmethod
-    def of(cls, crl: x509.CertificateRevocationList) -> _SignedPart:
+    def of(cls, crl: x509.CertificateRevocationList, tbs: bytes) -> _SignedPart:
         try:
             hash_alg = crl.signature_hash_algorithm
             params = crl.signature_algorithm_parameters
         except UnsupportedAlgorithm:
             return cls(crl.signature, None, None, None, None)
-        tbs = crl.tbs_certlist_bytes
         if hash_alg is None:
             return cls(crl.signature, None, params, None, tbs)
         h = hashes.Hash(hash_alg)
@@ -229,7 +272,7 @@ class _SignedPart:
         return False
 
 
-def _index(crl: x509.CertificateRevocationList) -> tuple[set[int], bool]:
+def _index(crl: x509.CertificateRevocationList, tbs: bytes) -> tuple[set[int], bool]:
     """The serial set, and whether any entry may have a critical extension.
 
     Letting cryptography iterate the entries costs ~0.75 µs each (a pure-Python DER walk costs
@@ -238,7 +281,6 @@ def _index(crl: x509.CertificateRevocationList) -> tuple[set[int], bool]:
     C-speed search for the usual CRL, the slow exact check only when it might matter.
     """
     serials = {entry.serial_number for entry in crl}
-    tbs = crl.tbs_certlist_bytes
     span = tbs_certlist_body(tbs)
     critical = False
     if span is not None and tbs.find(b"\x01\x01\xff", span[0], span[1]) >= 0:
