@@ -305,3 +305,33 @@ def test_signature_algorithms(kind: str) -> None:
         issuer_name=root.cert.subject, last_update=NOW - DAY, next_update=NOW + DAY
     ).sign(shared_key("p256", 9), hashes.SHA256())
     assert checker(forged).check([leaf, root.cert], NOW).status is RevocationStatus.UNKNOWN
+
+
+def test_delta_crl_can_revoke_but_never_clears(pki: tuple[CA, CA, x509.Certificate]) -> None:
+    root, issuing, leaf = pki
+    delta_ext = [(x509.DeltaCRLIndicator(1), True)]
+    listing = current(issuing, [leaf.serial_number], crl_number=2, extensions=delta_ext)
+    empty = current(issuing, [], crl_number=2, extensions=delta_ext)
+    assert checker(current(root), listing).check(chain_of(pki), NOW).status is RevocationStatus.REVOKED
+    assert checker(current(root), empty).check(chain_of(pki), NOW).status is RevocationStatus.UNKNOWN
+    # a base that does not list it and a delta that does: revoked
+    assert (
+        checker(current(root), current(issuing), listing).check(chain_of(pki), NOW).status is RevocationStatus.REVOKED
+    )
+    # removeFromCRL in a delta is not a revocation
+    removed = current(
+        issuing, [(leaf.serial_number, x509.ReasonFlags.remove_from_crl)], crl_number=2, extensions=delta_ext
+    )  # type: ignore[list-item]
+    assert checker(current(root), current(issuing), removed).check(chain_of(pki), NOW).status is RevocationStatus.GOOD
+
+
+def test_serial_bytes_that_look_like_a_critical_flag(pki: tuple[CA, CA, x509.Certificate]) -> None:
+    root, issuing, _ = pki
+    tricky = int.from_bytes(b"\x01\x01\xff\x04\x05", "big")
+    index = CrlIndex.from_bytes(der(current(issuing, [tricky, 5])), "tricky")
+    assert index.unusable is None and tricky in index.serials
+    leaf = issuing.issue("CN=tricky", serial=tricky).cert
+    assert (
+        checker(current(root), current(issuing, [tricky])).check([leaf, issuing.cert, root.cert], NOW).status
+        is RevocationStatus.REVOKED
+    )

@@ -431,9 +431,11 @@ class RevocationChecker:
                     problems.append(f"{uri}: {verdict.detail}")
                 continue
             if verdict.revoked:
-                return RevocationStatus.REVOKED, f"crl:{uri}", "listed in the CRL", self._crl_window(index)
-            if verdict.complete and good is None:
-                good = (uri, index)
+                return RevocationStatus.REVOKED, f"crl:{uri}", verdict.detail, self._crl_window(index)
+            if verdict.complete:
+                good = good or (uri, index)
+            else:
+                problems.append(f"{uri}: {verdict.detail}")
         if good is not None:
             return RevocationStatus.GOOD, f"crl:{good[0]}", "not listed in a current CRL", self._crl_window(good[1])
         if not problems:
