@@ -140,3 +140,34 @@ def test_http_errors(server: CrlServer) -> None:
         HttpClient([server.host]).request(url, max_bytes=100, timeout=2)
     with pytest.raises(SourceError):
         HttpClient([server.host]).request(server.url("/missing"), max_bytes=100, timeout=2)
+
+
+def test_https_to_the_pinned_address_verifies_the_host_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import ssl
+
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from tests.pki import CA
+
+    root = CA.root("TLS Root")
+    server_cert = root.issue("CN=crl.test", sans=[x509.DNSName("crl.test")], eku=[ExtendedKeyUsageOID.SERVER_AUTH])
+    (tmp_path / "cert.pem").write_bytes(server_cert.chain_pem)
+    (tmp_path / "key.pem").write_bytes(server_cert.key_pem)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    client_ctx = ssl.create_default_context(cadata=root.cert_pem.decode())
+    server = CrlServer(tls=server_ctx)
+    try:
+        server.add("/a.crl", Route(body=b"over tls"))
+
+        def resolver(host: str, port: int) -> list[str]:
+            return ["127.0.0.1"]
+
+        client = HttpClient(["crl.test", "other.test"], resolver=resolver, ssl_context=client_ctx)
+        resp = client.request(f"https://crl.test:{server.port}/a.crl", max_bytes=100, timeout=3)
+        assert resp.data == b"over tls"
+        with pytest.raises(SourceError, match=r"SSL|certificate|hostname"):
+            client.request(f"https://other.test:{server.port}/a.crl", max_bytes=100, timeout=3)
+    finally:
+        server.close()
