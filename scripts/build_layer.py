@@ -86,7 +86,8 @@ def build(out: Path = DEFAULT_OUT, *, requirements: Path = REQUIREMENTS, force: 
         shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
         (staging / ".stamp").write_text(
             json.dumps(
-                {"digest": inputs_digest(requirements), "platforms": list(PLATFORMS), "python": PYTHON_VERSION}, indent=2
+                {"digest": inputs_digest(requirements), "platforms": list(PLATFORMS), "python": PYTHON_VERSION},
+                indent=2,
             )
             + "\n"
         )
