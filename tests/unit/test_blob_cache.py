@@ -286,11 +286,6 @@ def test_a_raising_fetcher_is_an_outage() -> None:
         cache.get()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="blob.py bug: get()'s fast path returns the stale value until _next_check without "
-    "re-checking max_stale, so a stale value outlives max_stale by up to min(ttl, 5) s",
-)
 def test_stale_value_is_never_served_after_max_stale() -> None:
     clock = FakeClock()
     fetcher = FlakyFetcher(doc("a"))
@@ -302,6 +297,53 @@ def test_stale_value_is_never_served_after_max_stale() -> None:
     clock.advance(3)  # t0 + 602: 2 s past max_stale
     with pytest.raises(SourceError):
         cache.get()
+
+
+def test_a_parser_bug_keeps_the_last_good_value() -> None:
+    """Only ConfigError was planned for; any other parser exception must not drop the good copy."""
+
+    class VersionedFetcher:
+        def __init__(self) -> None:
+            self.data = doc("a")
+
+        def fetch(self, uri: str, *, etag: str | None = None, version: str | None = None) -> Blob | None:
+            tag = str(len(self.data)) + self.data.decode()[-8:]
+            return None if etag == tag else Blob(uri, self.data, tag, version)
+
+    parser = Parser()
+    calls = {"n": 0}
+
+    def flaky_parse(data: bytes) -> AccessPolicy:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise TypeError("parser bug")
+        return parser(data)
+
+    clock = FakeClock()
+    fetcher = VersionedFetcher()
+    cache = CachedBlob(URI, flaky_parse, fetcher, ttl=TTL, max_stale=MAX_STALE, clock=clock)
+    good = cache.get().value
+    fetcher.data = doc("a", "b")
+    clock.advance(TTL)
+    stale = cache.get()
+    assert stale.stale and stale.value is good
+    assert stale.error is not None and stale.error.reason is Reason.CONFIG_INVALID
+    assert "TypeError" in stale.error.detail
+
+
+def test_a_source_that_never_answered_is_not_asked_on_every_request() -> None:
+    clock = FakeClock()
+    fetcher = FlakyFetcher(doc("a"))
+    fetcher.error = SourceError(URI, "down")
+    cache = CachedBlob(URI, Parser(), fetcher, ttl=TTL, max_stale=MAX_STALE, clock=clock)
+    for _ in range(50):
+        with pytest.raises(SourceError):
+            cache.get()
+    assert cache.fetches == 1
+    clock.advance(5)
+    fetcher.error = None
+    assert names(cache.get().value) == ["a"]
+    assert cache.fetches == 2
 
 
 def test_a_pinned_object_version_ignores_newer_puts(env: Env) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from ..reasons import AuthorizerError, SourceError
+from ..reasons import AuthorizerError, ConfigError, SourceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -211,6 +211,7 @@ class CachedBlob(Generic[T]):
         self._fetcher = fetcher
         self._clock = clock
         self._current: Loaded[T] | None = None
+        self._last_error: AuthorizerError | None = None
         self._good_at = 0.0  # last successful load or revalidation
         self._next_check = 0.0
         self._lock = threading.Lock()
@@ -224,8 +225,13 @@ class CachedBlob(Generic[T]):
             return current
         with self._lock:
             now = self._clock()
-            if self._current is not None and now < self._next_check:
-                return self._current
+            if now < self._next_check:
+                if self._current is not None:
+                    return self._current
+                if self._last_error is not None:
+                    # Never had a good value and the source just failed: do not make every
+                    # request wait for the same timeout again before the retry interval.
+                    raise self._last_error
             return self._refresh(now)
 
     def _refresh(self, now: float) -> Loaded[T]:
@@ -240,18 +246,32 @@ class CachedBlob(Generic[T]):
                     raise SourceError(self.uri, "source answered 'not modified' to an unconditional fetch")
                 fresh = Loaded(current.value, current.blob)
             else:
-                fresh = Loaded(self._parse(blob.data), blob)
+                fresh = Loaded(self._parse_safely(blob.data), blob)
         except AuthorizerError as exc:
-            self._next_check = now + min(self.ttl, 5.0)  # retry soon, but not on every request
+            retry_at = now + min(self.ttl, 5.0)  # retry soon, but not on every request
             if current is not None and now - self._good_at <= self.max_stale:
                 self._current = Loaded(current.value, current.blob, stale=True, error=exc)
+                # Never serve the stale copy past max_stale, even between retries.
+                self._next_check = min(retry_at, self._good_at + self.max_stale)
                 return self._current
             self._current = None
+            self._last_error = exc
+            self._next_check = retry_at
             raise
         self._current = fresh
+        self._last_error = None
         self._good_at = now
         self._next_check = now + self.ttl
         return fresh
+
+    def _parse_safely(self, data: bytes) -> T:
+        """A parser bug must not throw away the last good value: any error is a ConfigError."""
+        try:
+            return self._parse(data)
+        except AuthorizerError:
+            raise
+        except Exception as exc:
+            raise ConfigError("", f"{self.uri}: could not be parsed ({type(exc).__name__}: {exc})") from None
 
     def invalidate(self) -> None:
         """Force the next ``get`` to revalidate (the cached value stays as last-known-good)."""
