@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck unit bench clean
 
+# Deploy-side targets (layer, cfn-lint, sam validate/build) and aws-sam-cli in its own venv.
+include make/sam.mk
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -20,8 +23,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mtls-authorizer demo
 
-## Everything CI runs: lint, types, tests.
-test: lint typecheck unit
+## Everything CI runs: lint, types, tests (the template tests use sam from .venv-sam).
+test: lint typecheck sam-install unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
@@ -36,6 +39,8 @@ unit: $(STAMP)
 ## Benchmarks print their figures (they are not tests: nothing here can flake a build).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_decision.py
+	$(BIN)/python bench/bench_policy.py
+	$(BIN)/python bench/bench_revocation.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build .aws-sam
+	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache build .aws-sam

@@ -29,6 +29,20 @@ from .runtime import Runtime, config_uri_from_env
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "mtls-authorizer")
 _stream = sys.stderr if os.environ.get("AUTHORIZER_LOG_STREAM") == "stderr" else sys.stdout
 logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(_stream))
+# The package's own module loggers (revocation, HTTP) write through the same JSON handler, so a
+# warning from deep inside a check is a structured line too, never a bare text line.
+_package_logger = logging.getLogger("authorizer")
+_package_logger.addHandler(logger.registered_handler)
+_package_logger.setLevel(logger.log_level)
+_package_logger.propagate = False
+
+
+def set_log_level(level: str | int) -> None:
+    """One level for the decision logger and the package's module loggers."""
+    logger.setLevel(level)
+    _package_logger.setLevel(level)
+
+
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MtlsAuthorizer"), service=SERVICE)
 
 _runtime: Runtime | None = None
@@ -61,6 +75,8 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     metrics.add_dimension(name="reason", value=outcome.decision.reason.value)
     metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="DecisionLatency", unit=MetricUnit.Milliseconds, value=round(outcome.elapsed_ms, 3))
+    if "revocation_unknown_allowed" in outcome.decision.log:
+        metrics.add_metric(name="RevocationUnknownAllowed", unit=MetricUnit.Count, value=1)
     return outcome.response
 
 
@@ -116,6 +132,11 @@ def _log(decision: Decision, request: AuthRequest | None, elapsed_ms: float, sta
     fields.update(decision.log)
     for note in stale:
         logger.warning("serving a stale copy", extra={"note": note})
+    if "revocation_unknown_allowed" in decision.log:
+        logger.warning(
+            "revocation status unknown, allowed by on_unknown=allow",
+            extra={"detail": decision.log["revocation_unknown_allowed"], "principal": decision.principal_id},
+        )
     if decision.allowed:
         logger.info("authorization decision", extra=fields)
     else:

@@ -2,7 +2,8 @@
 
 Commands: ``verify`` a certificate, ``invoke`` the real handler on an event (what ``sam local
 invoke`` would do, without Docker), ``make-event`` for a certificate, ``check-config`` a policy
-document, ``demo`` (the README's first command) and ``serve`` a local mTLS endpoint.
+document, ``doctor`` (why was this refused?), ``demo`` (the README's first command) and ``serve`` a local
+mTLS endpoint that behaves like the custom domain.
 
 Exit codes: 0 accepted/valid, 1 refused/invalid, 2 usage error or unreadable input.
 """
@@ -100,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--path", default="/", help="with a certificate: the request's path")
     g.set_defaults(func=cmd_doctor)
 
+    from .serve import add_serve_arguments
+
+    sv = sub.add_parser("serve", help="a local mTLS endpoint that runs the real handler like the custom domain")
+    add_serve_arguments(sv)
+    sv.set_defaults(func=cmd_serve)
+
     d = sub.add_parser("demo", help="decide every sample event in events/ and print a table")
     d.add_argument("--regenerate", action="store_true", help="make a fresh demo PKI, policy and events first")
     d.add_argument("--root", default=".", help="project folder holding events/ and demo/ (default: .)")
@@ -179,6 +186,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         TrustStore.from_certs(anchors, intermediates), eku=eku, max_chain_length=max_len, cache_size=0
     )
 
+    checker = _revocation_checker(args, config)  # before any verdict: a bad --crl file is a usage error
     chain_names: list[str] = []
     certs = _certs_in(leaf_data)
     try:
@@ -186,10 +194,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             raise AuthorizerError(Reason.CERT_MALFORMED, f"{args.leaf} holds no certificate")
         path = validator.validate(ClientCertificate(certs[0]), at, certs[1:])
         chain_names = path.describe()
-        checker = _revocation_checker(args, config)
         if checker is not None:
             outcome = checker.check(path.chain, at)
-            on_unknown = config.revocation.on_unknown if config is not None and config.revocation else "deny"
+            on_unknown = "deny"
+            if not args.crl and config is not None and config.revocation is not None:
+                on_unknown = config.revocation.on_unknown
             err = outcome.error(on_unknown)
             if err is not None:
                 raise err
@@ -197,24 +206,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
             config.access.evaluate(path.leaf, path.issuer, None, None)
     except AuthorizerError as exc:
         return _verdict(args, False, exc.reason.value, exc.detail, chain_names)
+    finally:
+        if checker is not None:
+            checker.close()
     return _verdict(args, True, Reason.ALLOWED.value, "", chain_names)
 
 
 def _revocation_checker(args: argparse.Namespace, config: Any) -> Any:
+    """--crl: only those CRLs, every certificate below the anchor must be covered; --online: the
+    certificates' own CDP and AIA; otherwise the policy's revocation section, if any."""
+    from .reasons import AuthorizerError
+    from .revocation.checker import RevocationChecker
+
     if args.crl:
-        from .revocation.checker import RevocationChecker
-
-        for f in args.crl:
-            _read(f)  # unreadable CRL file: usage error (exit 2)
-        return RevocationChecker.from_crl_files(args.crl)
+        try:
+            return RevocationChecker.from_crl_files(args.crl)
+        except AuthorizerError as exc:  # unreadable or not a CRL: a usage error (exit 2)
+            raise UsageError(exc.detail) from None
     if args.online:
-        from .revocation.checker import RevocationChecker
-        from .revocation.config import RevocationConfig
-
-        return RevocationChecker(RevocationConfig.from_dict({}))
+        return RevocationChecker.online(config.revocation if config is not None else None)
     if config is not None and config.revocation is not None:
-        from .revocation.checker import RevocationChecker
-
         return RevocationChecker(config.revocation)
     return None
 
@@ -430,6 +441,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return refuse(exc)
     print(f"\nALLOW {Reason.ALLOWED.value}")
     return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve_main
+
+    return serve_main(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

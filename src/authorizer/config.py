@@ -9,6 +9,7 @@ by them, here, so that a loaded ``PolicyConfig`` is complete and valid or not lo
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import posixpath
@@ -102,6 +103,10 @@ class PolicyConfig:
             from .revocation.config import RevocationConfig
 
             revocation = RevocationConfig.from_dict(_mapping(doc["revocation"], "revocation"), "revocation")
+            if revocation.crl.urls and source:
+                # Like the truststore, a relative CRL source is read next to the policy document.
+                urls = tuple(resolve_relative(u, source) for u in revocation.crl.urls)
+                revocation = dataclasses.replace(revocation, crl=dataclasses.replace(revocation.crl, urls=urls))
         return cls(
             version=int(version),
             truststore=_truststore(doc.get("truststore"), source),

@@ -61,27 +61,43 @@ CASES: tuple[DemoCase, ...] = (
     DemoCase("rest-deny-self-signed", "self-signed", expect="SELF_SIGNED"),
     DemoCase("rest-deny-weak-key", "weak-key", expect="INSECURE_ALGORITHM"),
     DemoCase("rest-deny-server-only-eku", "server-only-eku", expect="CHAIN_INVALID"),
+    DemoCase("rest-deny-revoked", "revoked", expect="REVOKED"),
+    DemoCase("rest-deny-not-pinned", "other-issuer", expect="ISSUER_NOT_PINNED"),
+    DemoCase("rest-deny-client-denied", "lost-laptop", expect="CLIENT_DENIED"),
+    DemoCase("rest-deny-client-not-allowed", "unlisted", expect="CLIENT_NOT_ALLOWED"),
+    DemoCase("rest-deny-route-not-allowed", "valid-rsa", method="DELETE", path="/pets/42", expect="ROUTE_NOT_ALLOWED"),
     DemoCase("http2-deny-expired", "expired", api="http2", expect="EXPIRED"),
+    DemoCase(
+        "http2-deny-route-not-allowed",
+        "valid-ecdsa",
+        api="http2",
+        method="DELETE",
+        path="/pets/1",
+        expect="ROUTE_NOT_ALLOWED",
+    ),
 )
 
 
 def make_demo(root: Path) -> None:
-    """Write ``demo/`` (PKI, policy) and ``events/`` under ``root``, and the embedded default."""
-    from .devpki import CA, self_signed_leaf
+    """Write ``demo/`` (PKI, CRLs, policy) and ``events/`` under ``root``; when ``root`` is this
+    project, also the embedded default (``src/authorizer/data/``)."""
+    from .devpki import CA, make_crl, self_signed_leaf
 
     pki = root / "demo" / "pki"
     clients_dir = pki / "clients"
     clients_dir.mkdir(parents=True, exist_ok=True)
     root_ca = CA.root("Demo Root CA", key="p384")
     issuing = root_ca.intermediate("Demo Issuing CA", key="p256")
+    other = root_ca.intermediate("Demo Other Issuing CA", key="p256")  # trusted, but not pinned
     stranger = CA.root("Unknown Root CA", key="p256").intermediate("Unknown Issuing CA")
+    until = CLIENT_NOT_AFTER
     clients = {
-        "valid-rsa": issuing.issue("CN=client-rsa,O=Partner A", key="rsa2048", not_after=CLIENT_NOT_AFTER),
+        "valid-rsa": issuing.issue("CN=client-rsa,O=Partner A", key="rsa2048", not_after=until),
         "valid-ecdsa": issuing.issue(
             "CN=device-0001,O=Devices",
             key="p256",
             sans=[x509.UniformResourceIdentifier("spiffe://example.org/device/0001")],
-            not_after=CLIENT_NOT_AFTER,
+            not_after=until,
         ),
         "expired": issuing.issue(
             "CN=client-expired,O=Partner A",
@@ -93,34 +109,101 @@ def make_demo(root: Path) -> None:
             not_before=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
             not_after=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
         ),
-        "unknown-issuer": stranger.issue("CN=client-stranger,O=Elsewhere", not_after=CLIENT_NOT_AFTER),
-        "self-signed": self_signed_leaf("CN=client-self-signed,O=Nobody", not_after=CLIENT_NOT_AFTER),
-        "weak-key": issuing.issue("CN=client-weak,O=Partner A", key="rsa1024", not_after=CLIENT_NOT_AFTER),
+        "unknown-issuer": stranger.issue("CN=client-stranger,O=Elsewhere", not_after=until),
+        "self-signed": self_signed_leaf("CN=client-self-signed,O=Nobody", not_after=until),
+        "weak-key": issuing.issue("CN=client-weak,O=Partner A", key="rsa1024", not_after=until),
         "server-only-eku": issuing.issue(
-            "CN=server-cert,O=Partner A", eku=[ExtendedKeyUsageOID.SERVER_AUTH], not_after=CLIENT_NOT_AFTER
+            "CN=server-cert,O=Partner A", eku=[ExtendedKeyUsageOID.SERVER_AUTH], not_after=until
         ),
+        "revoked": issuing.issue("CN=client-revoked,O=Partner A", not_after=until),
+        "other-issuer": other.issue("CN=client-rsa,O=Partner A", not_after=until),
+        "lost-laptop": issuing.issue("CN=client-rsa,O=Partner A", not_after=until),
+        "unlisted": issuing.issue("CN=client-unlisted,O=Partner B", not_after=until),
     }
     (pki / "root.pem").write_bytes(root_ca.cert_pem)
     (pki / "issuing.pem").write_bytes(issuing.cert_pem)
-    truststore = issuing.cert_pem + root_ca.cert_pem
+    (pki / "other-issuing.pem").write_bytes(other.cert_pem)
+    truststore = issuing.cert_pem + other.cert_pem + root_ca.cert_pem
     (pki / "truststore.pem").write_bytes(truststore)
     for name, issued in clients.items():
         (clients_dir / f"{name}.pem").write_bytes(issued.cert_pem)
         (clients_dir / f"{name}.key").write_bytes(issued.key_pem)
-    policy = demo_policy("pki/truststore.pem")
-    (root / "demo" / "policy.json").write_text(json.dumps(policy, indent=2) + "\n")
 
-    PACKAGE_DATA.mkdir(exist_ok=True)
-    (PACKAGE_DATA / "truststore.pem").write_bytes(truststore)
-    (PACKAGE_DATA / "policy.json").write_text(json.dumps(demo_policy("truststore.pem"), indent=2) + "\n")
+    # CRLs for every CA below the root (the policy checks the whole chain), valid for the demo's
+    # lifetime; a real CA publishes short-lived ones.
+    this_update, next_update = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), until
+    crls = {
+        "issuing.crl": make_crl(issuing, [clients["revoked"].cert.serial_number], this_update=this_update,
+                                next_update=next_update),
+        "other-issuing.crl": make_crl(other, [], this_update=this_update, next_update=next_update),
+        "root.crl": make_crl(root_ca, [], this_update=this_update, next_update=next_update),
+    }  # fmt: skip
+    lost = clients["lost-laptop"].cert.serial_number
+    policy = demo_policy(issuing, lost)
+    _write_bundle(root / "demo", "pki/", policy, truststore, crls)
+    if (root / "src" / "authorizer").resolve() == Path(__file__).parent.resolve():
+        _write_bundle(PACKAGE_DATA, "", policy, truststore, crls)
     write_events(root, {name: c.cert_pem.decode() for name, c in clients.items()})
 
 
-def demo_policy(truststore_uri: str) -> dict[str, Any]:
+def _write_bundle(folder: Path, prefix: str, policy: dict[str, Any], truststore: bytes, crls: dict[str, Any]) -> None:
+    """policy.json with its truststore and CRLs, all referenced relative to the document."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    (folder / prefix / "crl").mkdir(parents=True, exist_ok=True)
+    (folder / prefix / "truststore.pem").write_bytes(truststore)
+    for name, crl in crls.items():
+        (folder / prefix / "crl" / name).write_bytes(crl.public_bytes(Encoding.DER))
+    doc = json.loads(json.dumps(policy).replace("@/", prefix))
+    (folder / "policy.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def demo_policy(issuing: Any, lost_serial: int) -> dict[str, Any]:
+    """The demo's policy: every feature once. ``@/`` stands for the folder of the PKI files."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    spki = issuing.cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return {
         "version": 1,
-        "description": "Demo policy: the demo truststore, every valid client may call every route.",
-        "truststore": {"uri": truststore_uri},
+        "description": "Demo policy: pinned issuing CA, CRLs for the whole chain, two clients, one denied cert.",
+        "truststore": {"uri": "@/truststore.pem"},
+        "pinning": {
+            "issuers": [
+                {"name": "demo-issuing-ca", "spki_sha256": base64.b64encode(hashlib.sha256(spki).digest()).decode()}
+            ]
+        },
+        "revocation": {
+            "scope": "chain",
+            "on_unknown": "deny",
+            "prefer": "crl",
+            "ocsp": {"enabled": False},
+            "crl": {
+                "enabled": True,
+                "urls": ["@/crl/issuing.crl", "@/crl/other-issuing.crl", "@/crl/root.crl"],
+                "use_distribution_points": False,
+            },
+        },
+        "clients": [
+            {
+                "name": "partner-a",
+                "match": {"subject": "CN=client-rsa,O=Partner A"},
+                "routes": ["GET /pets", "GET /pets/*", "POST /pets"],
+            },
+            {
+                "name": "devices",
+                "match": {"san_uri": "spiffe://example.org/device/*"},
+                "routes": ["GET /pets", "GET /pets/*", "POST /telemetry"],
+            },
+        ],
+        "deny": [
+            {
+                "name": "lost laptop",
+                "match": {"issuer": issuing.cert.subject.rfc4514_string(), "serial": hex(lost_serial)},
+            }
+        ],
         "cache": {"ttl_seconds": 60, "max_stale_seconds": 3600},
     }
 
@@ -153,11 +236,11 @@ def run_demo(root: Path, *, regenerate: bool = False) -> int:
     if regenerate or not policy.exists() or not (root / "events" / "expected.json").exists():
         print(f"creating the demo PKI, policy and events under {root.resolve()} ...")
         make_demo(root)
-    from .app import handle, logger
+    from .app import handle, set_log_level
     from .cli import is_allow
     from .runtime import Runtime
 
-    logger.setLevel("CRITICAL")  # the table is the output; `mtls-authorizer invoke` shows the log lines
+    set_log_level("CRITICAL")  # the table is the output; `mtls-authorizer invoke` shows the log lines
     runtime = Runtime(str(policy))
     expected = json.loads((root / "events" / "expected.json").read_text())
     rows = []

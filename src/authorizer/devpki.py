@@ -458,9 +458,7 @@ def make_large_crl_der(
     return _sign_tbs(body, issuer.key, None, template)
 
 
-def ocsp_index_line(
-    cert: x509.Certificate, *, revoked_at: dt.datetime | None = None, reason: str | None = None
-) -> str:
+def ocsp_index_line(cert: x509.Certificate, *, revoked_at: dt.datetime | None = None, reason: str | None = None) -> str:
     """One line of an ``openssl ca``/``openssl ocsp -index`` database for ``cert``.
 
     Columns (tab-separated): status V/R, expiry, revocation time[,reason], serial (upper-case

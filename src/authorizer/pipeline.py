@@ -15,6 +15,7 @@ from .chain import ChainValidator, VerifiedPath
 from .reasons import AuthorizerError, Reason
 from .request import AuthRequest
 from .response import Decision
+from .revocation.status import RevocationStatus
 
 if TYPE_CHECKING:
     from .config import PolicyConfig
@@ -38,10 +39,14 @@ def authorize(request: AuthRequest, deps: Dependencies, at: dt.datetime) -> Deci
         path = deps.validator.validate_pem(request.cert_pem, at)
         if deps.revocation is not None and deps.config.revocation is not None:
             outcome = deps.revocation.check(path.chain, at)
-            log["revocation"] = outcome.log_fields() if hasattr(outcome, "log_fields") else str(outcome.status)
+            # Which source decided for each certificate, and why: the log must say it.
+            log["revocation_status"] = outcome.status.name
+            log["revocation"] = [c.describe() for c in outcome.certs]
             error = outcome.error(deps.config.revocation.on_unknown)
             if error is not None:
                 raise error
+            if outcome.status is RevocationStatus.UNKNOWN:
+                log["revocation_unknown_allowed"] = outcome.detail
         grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path)
     except AuthorizerError as exc:
         return Decision.deny(exc.reason, exc.detail, path, **log)

@@ -229,3 +229,64 @@ def test_every_reason_has_a_hint() -> None:
     from authorizer.reasons import HINTS, Reason
 
     assert set(HINTS) == set(Reason)
+
+
+@pytest.fixture(scope="module")
+def crl_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A root, an issuing CA and CRLs from both (PEM and DER), one leaf revoked."""
+    from cryptography.hazmat.primitives.serialization import Encoding as Enc
+
+    from authorizer.devpki import make_crl
+
+    d = tmp_path_factory.mktemp("crl")
+    root = CA.root("CRL Root")
+    issuing = root.intermediate("CRL Issuing")
+    good = issuing.issue("CN=good")
+    bad = issuing.issue("CN=revoked")
+    this, nxt = dt.datetime(2027, 5, 1, tzinfo=dt.UTC), dt.datetime(2027, 7, 1, tzinfo=dt.UTC)
+    out = {
+        "root": root.cert_pem,
+        "truststore": issuing.cert_pem + root.cert_pem,
+        "good": good.cert_pem,
+        "revoked": bad.cert_pem,
+        "issuing_crl": make_crl(issuing, [bad.cert.serial_number], this_update=this, next_update=nxt).public_bytes(
+            Enc.PEM
+        ),
+        "root_crl": make_crl(root, [], this_update=this, next_update=nxt).public_bytes(Enc.DER),
+        "not_a_crl": b"garbage",
+    }
+    paths = {}
+    for name, data in out.items():
+        (d / name).write_bytes(data)
+        paths[name] = d / name
+    return paths
+
+
+def test_verify_with_crls(crl_files, capsys) -> None:
+    base = ("--trust-store", crl_files["truststore"], "--at", AT, "--json")
+    both = ("--crl", crl_files["issuing_crl"], "--crl", crl_files["root_crl"])
+    code, out, _ = run(capsys, "verify", crl_files["good"], *base, *both)
+    assert code == 0, out
+    code, out, _ = run(capsys, "verify", crl_files["revoked"], *base, *both)
+    assert code == 1 and json.loads(out)["reason"] == "REVOKED"
+    # every certificate below the anchor must be covered: without the root's CRL, the
+    # intermediate's status is unknown
+    code, out, _ = run(capsys, "verify", crl_files["good"], *base, "--crl", crl_files["issuing_crl"])
+    assert code == 1 and json.loads(out)["reason"] == "REVOCATION_UNKNOWN"
+    # a CRL that is no longer current proves nothing
+    code, out, _ = run(capsys, "verify", crl_files["good"], "--trust-store", crl_files["truststore"],
+                       "--at", "2027-08-01T00:00:00Z", "--json", *both)  # fmt: skip
+    assert code == 1 and json.loads(out)["reason"] == "REVOCATION_UNKNOWN"
+
+
+def test_verify_with_unreadable_crl_is_usage_error(crl_files, capsys) -> None:
+    base = ("verify", crl_files["good"], "--trust-store", crl_files["truststore"], "--at", AT)
+    assert run(capsys, *base, "--crl", "/nonexistent.crl")[0] == 2
+    assert run(capsys, *base, "--crl", crl_files["not_a_crl"])[0] == 2
+
+
+def test_verify_online_without_sources_is_unknown(crl_files, capsys) -> None:
+    """The demo certificates carry no CDP or AIA: --online finds no source, which is a refusal."""
+    code, out, _ = run(capsys, "verify", crl_files["good"], "--trust-store", crl_files["truststore"],
+                       "--at", AT, "--online", "--json")  # fmt: skip
+    assert code == 1 and json.loads(out)["reason"] == "REVOCATION_UNKNOWN"
