@@ -114,8 +114,8 @@ def parse_pem_certificate(pem: str | bytes, *, max_bytes: int = MAX_PEM_BYTES) -
     Raises ``AuthorizerError`` with ``CERT_MISSING`` for an empty value and ``CERT_MALFORMED``
     for anything too large or not a single certificate.
     """
-    data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
-    if not data.strip():
+    data = pem.encode("utf-8", "replace") if isinstance(pem, str) else pem
+    if not data or data.isspace():
         raise AuthorizerError(Reason.CERT_MISSING, "clientCertPem is empty")
     if len(data) > max_bytes:
         raise AuthorizerError(

@@ -248,11 +248,12 @@ class ChainValidator:
 
     def validate_pem(self, pem: str, at: dt.datetime) -> VerifiedPath:
         """Verify the PEM from an event. Repeat clients are answered from the path cache."""
-        key = hashlib.sha256(pem.encode("utf-8", "replace")).digest()
+        data = pem.encode("utf-8", "replace")
+        key = hashlib.sha256(data).digest()
         hit = self._cache.get(key)
         if hit is not None and hit.valid_from <= at <= hit.valid_until:
             return hit
-        leaf = parse_pem_certificate(pem)
+        leaf = parse_pem_certificate(data)
         path = self.validate(leaf, at)
         if self._cache_size:
             with self._lock:

@@ -644,6 +644,11 @@ class AccessPolicy:
         """
         if self.pins is not None:
             self._check_pin(issuer)
+        if not self.deny and self.clients is None:
+            # Nothing to match: skip deriving the certificate's match keys (tens of µs on first sight).
+            return Grant(
+                principal_id=cert.subject or f"sha256:{cert.fingerprint_sha256}", client_name=None, routes=None
+            )
         facts = cert_facts(cert)
         if self.deny:
             hit = self._deny_index.first(self._deny_matches, facts)
