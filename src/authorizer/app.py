@@ -69,9 +69,38 @@ class Outcome:
     elapsed_ms: float
 
 
+#: Tracing is opt-in (``POWERTOOLS_TRACE_DISABLED=false``): constructing Powertools' Tracer costs
+#: about half a second of cold start, so it is imported only when asked for, on first use.
+TRACING = os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() == "false"
+_tracer: Any = None
+
+
+def _get_tracer() -> Any:
+    global _tracer  # noqa: PLW0603 - built once per execution environment, lazily
+    if _tracer is None:
+        try:
+            from aws_lambda_powertools import Tracer
+
+            _tracer = Tracer(service=SERVICE)
+            _tracer.provider  # noqa: B018 - fail here, not mid-request, when aws-xray-sdk is absent
+        except Exception as exc:
+            logger.warning(
+                "tracing requested but unavailable (is aws-xray-sdk in the layer?)", extra={"error": str(exc)}
+            )
+            _tracer = False
+    return _tracer or None
+
+
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    outcome = handle(event, get_runtime())
+    tracer = _get_tracer() if TRACING else None
+    if tracer is None:
+        outcome = handle(event, get_runtime())
+    else:
+        with tracer.provider.in_subsegment("## authorize") as segment:
+            outcome = handle(event, get_runtime())
+            segment.put_annotation("reason", outcome.decision.reason.value)
+            segment.put_annotation("allowed", outcome.decision.allowed)
     metrics.add_dimension(name="reason", value=outcome.decision.reason.value)
     metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="DecisionLatency", unit=MetricUnit.Milliseconds, value=round(outcome.elapsed_ms, 3))

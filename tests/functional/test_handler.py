@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,28 @@ def test_log_line_has_the_decision_and_never_a_pem(runtime: Runtime, pki) -> Non
     assert decisions[0]["fingerprint"] and decisions[0]["subject"] == "CN=client1,O=Partner A"
     assert decisions[1]["reason"] == "CERT_MALFORMED"
     assert "BEGIN CERTIFICATE" not in text and "MIIB" not in text
+
+
+def test_cold_start_imports_no_tracer_boto3_or_ocsp(tmp_path: Path, pki) -> None:
+    """Import lazily what only some paths need: a local policy without revocation never loads
+    boto3 (or a botocore client), the OCSP/HTTP machinery or the X-Ray SDK behind the Tracer.
+    (Powertools' own package import touches ``botocore``'s tiny top-level package only.)"""
+    import subprocess
+    import sys
+
+    policy = write_policy(tmp_path, pki)
+    (tmp_path / "event.json").write_text(json.dumps(make_event(pki["leaf"].cert_pem.decode())))
+    script = (
+        "import json, sys; from authorizer.app import lambda_handler; "
+        "r = lambda_handler(json.load(open(sys.argv[1])), None); "
+        "bad = [m for m in ('boto3', 'botocore.client', 'aws_xray_sdk', "
+        "'authorizer.revocation.ocsp', 'http.client') if m in sys.modules]; "
+        "print(json.dumps({'effect': r['policyDocument']['Statement'][0]['Effect'], 'loaded': bad}), file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "event.json")],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "AUTHORIZER_CONFIG": str(policy), "POWERTOOLS_TRACE_DISABLED": "true"},
+    )  # fmt: skip
+    result = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert result == {"effect": "Allow", "loaded": []}
