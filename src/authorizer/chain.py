@@ -304,6 +304,7 @@ class ChainValidator:
         issuer_dn = self._ca_names.get(id(chain[1]))
         if issuer_dn is not None:
             leaf.know_issuer_dn(issuer_dn)
+        leaf.know_sans(verified.subjects)
         return VerifiedPath.of(leaf, chain)
 
     # -- diagnosis of a failed path -----------------------------------------------------------
