@@ -118,16 +118,7 @@ class CA(Issued):
         subject: str | None = None,
     ) -> CA:
         private = new_key(key) if isinstance(key, str) else key
-        name = (
-            parse_name(subject)
-            if subject
-            else x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test PKI"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                ]
-            )
-        )
+        name = _ca_name(common_name, subject)
         builder = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -215,16 +206,7 @@ class CA(Issued):
         subject: str | None = None,
     ) -> CA:
         private = new_key(key) if isinstance(key, str) else key
-        name = (
-            parse_name(subject)
-            if subject
-            else x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test PKI"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                ]
-            )
-        )
+        name = _ca_name(common_name, subject)
         builder = self._builder(name, private.public_key(), serial, not_before, not_after, crl_urls, ocsp_url)
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         builder = builder.add_extension(_ca_key_usage(), critical=True)
@@ -306,6 +288,18 @@ def self_signed_leaf(
         .sign(private, _sig_hash(private, None))  # type: ignore[arg-type]
     )
     return Issued(cert=cert, key=private)
+
+
+def _ca_name(common_name: str, subject: str | None) -> x509.Name:
+    """``subject`` (RFC 4514) when given, else ``CN=<common_name>,O=Test PKI``."""
+    if subject:
+        return parse_name(subject)
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test PKI"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _ca_key_usage() -> x509.KeyUsage:

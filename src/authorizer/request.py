@@ -122,43 +122,39 @@ def parse_event(event: object) -> AuthRequest:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"event is a {type(event).__name__}, not a JSON object")
     kind = detect_kind(event)
     try:
-        if kind is PayloadKind.HTTP2:
-            return _parse_v2(event)
-        return _parse_v1(event, kind)
+        return _parse(event, kind)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"event has the wrong shape: {type(exc).__name__} {exc}") from None
 
 
-def _parse_v1(event: Mapping[str, Any], kind: PayloadKind) -> AuthRequest:
+#: Where each payload kind keeps the certificate, and which object also holds ``sourceIp``.
+_CERT_HOLDER = {
+    PayloadKind.REST: ("identity", "identity"),
+    PayloadKind.HTTP1: ("identity", "identity"),
+    PayloadKind.HTTP2: ("authentication", "http"),
+}
+
+
+def _parse(event: Mapping[str, Any], kind: PayloadKind) -> AuthRequest:
     from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerEventV2,
         APIGatewayAuthorizerRequestEvent,
     )
 
+    holder_key, ip_key = _CERT_HOLDER[kind]
     ctx = event.get("requestContext")
-    identity = ctx.get("identity") if isinstance(ctx, Mapping) else None
-    cert = identity.get("clientCert") if isinstance(identity, Mapping) else None
-    pem = _cert_pem(cert, "requestContext.identity.clientCert")
-    arn = _arn(APIGatewayAuthorizerRequestEvent(dict(event)).get("methodArn"), "methodArn")
+    ctx = ctx if isinstance(ctx, Mapping) else {}
+    holder = ctx.get(holder_key)
+    cert = holder.get("clientCert") if isinstance(holder, Mapping) else None
+    pem = _cert_pem(cert, f"requestContext.{holder_key}.clientCert")
+    # Powertools' typed accessors for the ARN (a missing key is a KeyError: CERT_MALFORMED).
+    if kind is PayloadKind.HTTP2:
+        arn = _arn(APIGatewayAuthorizerEventV2(dict(event)).route_arn, "routeArn")
+    else:
+        arn = _arn(APIGatewayAuthorizerRequestEvent(dict(event)).method_arn, "methodArn")
     return AuthRequest(
         kind, pem, arn.raw, arn.parsed, arn.parsed.verb.upper(), "/" + arn.parsed.resource,
-        _opt(ctx, "requestId"), _opt(identity, "sourceIp"),
-    )  # fmt: skip
-
-
-def _parse_v2(event: Mapping[str, Any]) -> AuthRequest:
-    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-        APIGatewayAuthorizerEventV2,
-    )
-
-    ctx = event.get("requestContext")
-    auth = ctx.get("authentication") if isinstance(ctx, Mapping) else None
-    cert = auth.get("clientCert") if isinstance(auth, Mapping) else None
-    pem = _cert_pem(cert, "requestContext.authentication.clientCert")
-    arn = _arn(APIGatewayAuthorizerEventV2(dict(event)).get("routeArn"), "routeArn")
-    http = ctx.get("http") if isinstance(ctx, Mapping) else None
-    return AuthRequest(
-        PayloadKind.HTTP2, pem, arn.raw, arn.parsed, arn.parsed.verb.upper(), "/" + arn.parsed.resource,
-        _opt(ctx, "requestId"), _opt(http, "sourceIp"),
+        _opt(ctx, "requestId"), _opt(ctx.get(ip_key), "sourceIp"),
     )  # fmt: skip
 
 
