@@ -102,7 +102,8 @@ def _allow(decision: Decision, arn: ApiArn, context: dict[str, str]) -> dict[str
         builder.allow_route("*", "*")
     else:
         for route in decision.routes:
-            builder.allow_route(route.iam_verb(), route.iam_resource())
+            # "/" is the empty resource; Powertools' pattern wants a character, and strips the "/".
+            builder.allow_route(route.iam_verb(), route.iam_resource() or "/")
         if not decision.routes:  # an Allow must name something; fall back to the request itself
             return _deny_policy(decision.principal_id, f"{arn.base}/{arn.verb}/{arn.resource}", context)
     result: dict[str, Any] = builder.asdict()

@@ -31,6 +31,7 @@ ROUTE_FORM = 'expected "VERB /path"'
 _TEMPLATE = re.compile(r"\{[A-Za-z0-9_.-]+\}")
 _GREEDY_TEMPLATE = re.compile(r"\{[A-Za-z0-9_.-]+\+\}")
 _BAD_CHARS = re.compile(r"[\s?#*{}]")
+_IAM_SAFE = re.compile(r"[A-Za-z0-9._+-]+")
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,13 @@ def _validate(verb: str, path: str, where: str) -> tuple[str, str]:
                     where,
                     f"{ROUTE_FORM}: segment {seg!r} of {path!r}: wildcards must be a whole segment "
                     "('*' or '**') and '?', '#' and spaces are not allowed",
+                )
+            if seg and not _IAM_SAFE.fullmatch(seg):
+                # The Allow policy names every route as an IAM resource, built with Powertools,
+                # which accepts only these characters: refuse the route now, not at request time.
+                raise ConfigError(
+                    where,
+                    f"{ROUTE_FORM}: segment {seg!r} of {path!r} may only hold letters, digits, '.', '_', '+' and '-'",
                 )
         out.append(seg)
     return upper, "/" + "/".join(out)

@@ -295,3 +295,36 @@ def test_cold_start_imports_no_tracer_boto3_or_ocsp(tmp_path: Path, pki) -> None
     )  # fmt: skip
     result = json.loads(proc.stderr.strip().splitlines()[-1])
     assert result == {"effect": "Allow", "loaded": []}
+
+
+def test_allow_lists_exactly_the_clients_routes(tmp_path: Path, pki) -> None:
+    clients = [
+        {
+            "name": "partner-a",
+            "match": {"subject": "CN=client1,O=Partner A"},
+            "routes": ["GET /", "GET /pets/*", "ANY /admin/**", "POST /pets/{id}/photos"],
+        }
+    ]
+    rt = Runtime(str(write_policy(tmp_path, pki, clients=clients)))
+    pem = pki["leaf"].cert_pem.decode()
+    response, reason = decide(make_event(pem, method="GET", path="/"), rt)
+    assert reason is Reason.ALLOWED and response["principalId"] == "partner-a"
+    assert response["context"]["clientName"] == "partner-a"
+    base = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod"
+    assert statements(response) == [
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Allow",
+            "Resource": [f"{base}/GET/", f"{base}/GET/pets/*", f"{base}/*/admin/*", f"{base}/POST/pets/*/photos"],
+        }
+    ]
+    assert decide(make_event(pem, method="GET", path="/pets/1/toys"), rt)[1] is Reason.ROUTE_NOT_ALLOWED
+    assert decide(make_event(pem, method="DELETE", path="/admin/users/7"), rt)[1] is Reason.ALLOWED
+
+
+def test_route_with_characters_iam_cannot_name_is_refused_at_load(tmp_path: Path, pki) -> None:
+    clients = [{"name": "a", "match": {"subject": "CN=client1,O=Partner A"}, "routes": ["GET /files/a~b"]}]
+    rt = Runtime(str(write_policy(tmp_path, pki, clients=clients)))
+    outcome = handle(make_event(pki["leaf"].cert_pem.decode()), rt, NOW)
+    assert outcome.decision.reason is Reason.CONFIG_INVALID
+    assert "clients[0].routes[0]" in outcome.decision.detail
