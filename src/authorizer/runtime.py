@@ -137,6 +137,10 @@ class Runtime:
         else:
             from .revocation.checker import RevocationChecker
 
-            checker = RevocationChecker(revocation)
+            # Share the S3 client with the policy loader: one boto3 client per cold start.
+            fetchers = self._fetcher if isinstance(self._fetcher, Fetchers) else None
+            checker = RevocationChecker(revocation, fetchers=fetchers)
+        if current is not None:
+            current[1].close()  # a changed revocation section: release the old checker's threads
         self._checker = (revocation, checker)
         return checker
