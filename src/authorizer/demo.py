@@ -258,5 +258,6 @@ def run_demo(root: Path, *, regenerate: bool = False) -> int:
     for name, decision, reason, note in rows:
         print(f"{name:<{width}}  {decision:<8}  {reason} {note}".rstrip())
     print(f"\n{len(rows)} events, {len(rows) - mismatches} as expected. Policy: {policy}")
-    print("Try: mtls-authorizer invoke events/rest-allow-valid-rsa.json   (the real handler, log on stderr)")
+    print("Try: .venv/bin/mtls-authorizer invoke events/rest-deny-revoked.json   (the real handler, log on stderr)")
+    print("     .venv/bin/mtls-authorizer doctor events/rest-deny-not-pinned.json  (why a request is refused)")
     return 0 if mismatches == 0 else 1
