@@ -7,7 +7,9 @@ RFC 4514 names, SANs, revocation URLs) is derived from the parsed certificate.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -123,7 +125,28 @@ def parse_pem_certificate(pem: str | bytes, *, max_bytes: int = MAX_PEM_BYTES) -
         cert = x509.load_pem_x509_certificate(data)
     except ValueError as exc:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"clientCertPem does not parse: {_short(exc)}") from None
-    return ClientCertificate(cert)
+    leaf = ClientCertificate(cert)
+    der = _single_block_der(data)
+    if der is not None and der.endswith(cert.signature):
+        # The block cryptography just parsed (strict DER, no trailing data): hashing it costs
+        # ~2 µs where Certificate.fingerprint() costs ~10 µs on a freshly parsed certificate.
+        leaf.__dict__["der"] = der
+        leaf.__dict__["fingerprint_sha256"] = hashlib.sha256(der).hexdigest()
+    return leaf
+
+
+def _single_block_der(data: bytes) -> bytes | None:
+    """The DER of the only ``CERTIFICATE`` block of ``data``, or None when that is not plain."""
+    if data.count(b"-----BEGIN") != 1:
+        return None
+    start = data.find(_BEGIN)
+    end = data.find(b"-----END CERTIFICATE-----", start)
+    if start < 0 or end < 0:
+        return None
+    try:
+        return binascii.a2b_base64(data[start + len(_BEGIN) : end])
+    except binascii.Error:
+        return None
 
 
 def load_pem_bundle(data: bytes, *, source: str = "bundle") -> list[x509.Certificate]:

@@ -90,13 +90,18 @@ def algorithm_problem(cert: x509.Certificate) -> str | None:
 
 
 def validity_problem(cert: x509.Certificate, at: dt.datetime) -> AuthorizerError | None:
+    if cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        return None
+    return outside_window(cert, at)
+
+
+def outside_window(cert: x509.Certificate, at: dt.datetime) -> AuthorizerError:
+    """The error for a certificate known to be outside its validity window at ``at``."""
     if at < cert.not_valid_before_utc:
         return AuthorizerError(
             Reason.NOT_YET_VALID, f"{_name(cert)} is not valid before {cert.not_valid_before_utc.isoformat()}"
         )
-    if at > cert.not_valid_after_utc:
-        return AuthorizerError(Reason.EXPIRED, f"{_name(cert)} expired at {cert.not_valid_after_utc.isoformat()}")
-    return None
+    return AuthorizerError(Reason.EXPIRED, f"{_name(cert)} expired at {cert.not_valid_after_utc.isoformat()}")
 
 
 def _name(cert: x509.Certificate) -> str:
@@ -155,6 +160,22 @@ class TrustStore:
 
 
 @dataclass(frozen=True)
+class _TrustedCA:
+    """A CA certificate's facts that every path through it needs."""
+
+    name: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    problem: str | None  # API Gateway's algorithm rules
+
+    @classmethod
+    def of(cls, cert: x509.Certificate) -> _TrustedCA:
+        return cls(
+            cert.subject.rfc4514_string(), cert.not_valid_before_utc, cert.not_valid_after_utc, algorithm_problem(cert)
+        )
+
+
+@dataclass(frozen=True)
 class VerifiedPath:
     """A verified chain, leaf first and trust anchor last."""
 
@@ -162,15 +183,6 @@ class VerifiedPath:
     chain: tuple[x509.Certificate, ...]
     valid_from: dt.datetime  # the latest notBefore of the path
     valid_until: dt.datetime  # the earliest notAfter of the path
-
-    @classmethod
-    def of(cls, leaf: ClientCertificate, chain: Sequence[x509.Certificate]) -> VerifiedPath:
-        return cls(
-            leaf,
-            tuple(chain),
-            max(c.not_valid_before_utc for c in chain),
-            min(c.not_valid_after_utc for c in chain),
-        )
 
     @property
     def issuer(self) -> x509.Certificate | None:
@@ -237,9 +249,9 @@ class ChainValidator:
         self.eku = eku
         self.max_chain_length = max_chain_length
         self._ca_policy, self._ee_policy = _extension_policies(eku)
-        trusted = (*truststore.anchors, *truststore.intermediates)
-        self._ca_problems = {id(c): algorithm_problem(c) for c in trusted}
-        self._ca_names = {id(c): c.subject.rfc4514_string() for c in trusted}
+        # What a path needs to know about each truststore certificate, computed once: the
+        # verifier hands back these very objects, so a request pays only for its own leaf.
+        self._trusted = {id(c): _TrustedCA.of(c) for c in (*truststore.anchors, *truststore.intermediates)}
         self._cache: OrderedDict[bytes, VerifiedPath] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -267,9 +279,9 @@ class ChainValidator:
     ) -> VerifiedPath:
         """Verify ``leaf`` at ``at``; raises ``AuthorizerError`` with the most precise reason."""
         cert = leaf.cert
-        err = validity_problem(cert, at)
-        if err is not None:
-            raise err
+        not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+        if not not_before <= at <= not_after:
+            raise outside_window(cert, at)
         problem = algorithm_problem(cert)
         if problem is not None:
             raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"client certificate {_name(cert)}: {problem}")
@@ -290,22 +302,23 @@ class ChainValidator:
         if len(chain) == 1:
             # The leaf is itself in the truststore: still a self-signed client certificate.
             raise _self_signed(cert)
-        for ca in chain[1:]:
-            # Truststore certificates were checked once at load; the verifier hands back the same
-            # objects, so only a CA the client sent itself costs a check here.
-            problem = self._ca_problems[id(ca)] if id(ca) in self._ca_problems else algorithm_problem(ca)
-            if problem is not None:
-                raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"CA certificate {_name(ca)}: {problem}")
+        cas = [self._trusted.get(id(ca)) or _TrustedCA.of(ca) for ca in chain[1:]]
+        for ca, info in zip(chain[1:], cas, strict=True):
+            if info.problem is not None:
+                raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"CA certificate {_name(ca)}: {info.problem}")
         if len(chain) > self.max_chain_length:
             raise AuthorizerError(
                 Reason.CHAIN_TOO_LONG,
                 f"the path has {len(chain)} certificates, more than the {self.max_chain_length} API Gateway allows",
             )
-        issuer_dn = self._ca_names.get(id(chain[1]))
-        if issuer_dn is not None:
-            leaf.know_issuer_dn(issuer_dn)
+        leaf.know_issuer_dn(cas[0].name)
         leaf.know_sans(verified.subjects)
-        return VerifiedPath.of(leaf, chain)
+        return VerifiedPath(
+            leaf,
+            tuple(chain),
+            max(not_before, *(info.not_before for info in cas)),
+            min(not_after, *(info.not_after for info in cas)),
+        )
 
     # -- diagnosis of a failed path -----------------------------------------------------------
 

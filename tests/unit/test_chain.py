@@ -331,3 +331,17 @@ def test_bad_pem_is_malformed(pem: str) -> None:
     with pytest.raises(AuthorizerError) as err:
         parse_pem_certificate(pem)
     assert err.value.reason is Reason.CERT_MALFORMED
+
+
+@pytest.mark.parametrize("key", ["p256", "rsa2048"])
+def test_fingerprint_from_the_pem_block_equals_cryptographys(pki: dict[str, CA], key: str) -> None:
+    from cryptography.hazmat.primitives import hashes as h
+
+    leaf = pki["issuing"].issue("CN=fp", key=key)
+    parsed = parse_pem_certificate(leaf.cert_pem.decode())
+    assert parsed.fingerprint_sha256 == leaf.cert.fingerprint(h.SHA256()).hex()
+    # with text around the block, and with two blocks, the slow path gives the same answer
+    noisy = b"subject=CN=fp\n" + leaf.cert_pem + b"trailing\n"
+    assert parse_pem_certificate(noisy).fingerprint_sha256 == parsed.fingerprint_sha256
+    two = leaf.cert_pem + pki["issuing"].cert_pem
+    assert parse_pem_certificate(two).fingerprint_sha256 == parsed.fingerprint_sha256
