@@ -231,3 +231,29 @@ def test_prefer_ocsp_falls_back_to_crl(server: CrlServer, pki: tuple[CA, CA]) ->
     config = RevocationConfig.from_dict({"allowed_hosts": [server.host], "retry_seconds": 0})
     out = RevocationChecker(config).check(leaf_chain(pki, url), NOW)  # no AIA: OCSP has no responder
     assert out.status is GOOD and out.certs[0].source == f"crl:{url}"
+
+
+def test_an_older_or_forged_crl_never_replaces_a_current_one(server: CrlServer, pki: tuple[CA, CA]) -> None:
+    """A CDP is usually plain http: a replayed older CRL (still within its dates, not listing a
+    recent revocation) or a forged one must not bring a revoked certificate back to GOOD."""
+    root, issuing = pki
+    url = server.url("/issuing.crl")
+    chain = leaf_chain(pki, url)
+    hour = dt.timedelta(hours=1)
+    older = make_crl(issuing, [], this_update=NOW - DAY, next_update=NOW + DAY)
+    newer = make_crl(issuing, [chain[0].serial_number], this_update=NOW - hour, next_update=NOW + DAY)
+    forged = make_crl(issuing, [], this_update=NOW, next_update=NOW + DAY, signer=CA.root("Forger").key)
+    clock = Clock()
+    chk = RevocationChecker(cfg(server, crl={"refresh_seconds": 60}), clock=clock)
+    server.add("/issuing.crl", Route(body=der(newer), etag='"2"'))
+    assert chk.check(chain, NOW).status is REVOKED
+    for replacement, tag in ((older, '"1"'), (forged, '"f"')):
+        server.add("/issuing.crl", Route(body=der(replacement), etag=tag))
+        clock.t += 61
+        out = chk.check(chain, NOW)
+        assert out.status is REVOKED, out.detail
+        # and for another leaf of the same CA, decided from the kept CRL, not the replacement
+        other = leaf_chain(pki, url)
+        assert chk.check(other, NOW).status is GOOD
+    # once the kept CRL is no longer current, nothing protects it: an expired CRL proves nothing
+    assert chk.check(chain, NOW + 2 * DAY).status is UNKNOWN

@@ -146,7 +146,12 @@ class CrlSourceCache:
                     if src.index is None:
                         raise CrlUnavailable(uri, "source answered 'not modified' to an unconditional fetch")
                 else:
-                    src.index = CrlIndex.from_bytes(got.data, uri)
+                    fresh = CrlIndex.from_bytes(got.data, uri)
+                    problem = src.index.replacement_problem(fresh, at) if src.index is not None else None
+                    if problem is not None:
+                        # Keep the current CRL; the validators stay those of the CRL we kept.
+                        raise CrlError(f"refused a replacement CRL that {problem}")
+                    src.index = fresh
                 src.etag, src.last_modified = got.etag, got.last_modified
                 src.fetched_at = mono
                 src.error = None

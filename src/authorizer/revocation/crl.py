@@ -205,6 +205,45 @@ class CrlIndex:
             self._verified[spki] = ok
         return ok
 
+    def verified_keys(self) -> list[bytes]:
+        """SubjectPublicKeyInfo (DER) of every key this CRL's signature verified with so far."""
+        return [spki for spki, ok in list(self._verified.items()) if ok]
+
+    def signed_by_spki(self, spki: bytes) -> bool:
+        """Signature check against a key given as DER SubjectPublicKeyInfo, memoised."""
+        known = self._verified.get(spki)
+        if known is not None:
+            return known
+        try:
+            ok = self._signed.verify(serialization.load_der_public_key(spki))
+        except Exception:  # an unsupported or unreadable key is a bad signature here
+            ok = False
+        with self._lock:
+            self._verified[spki] = ok
+        return ok
+
+    def replacement_problem(self, new: CrlIndex, at: dt.datetime) -> str | None:
+        """Why ``new`` must not replace this (still current) CRL from the same source, or None.
+
+        A CRL distribution point is usually plain http: whoever sits on the path could replay an
+        older CRL that is still within its dates (one that does not list a recent revocation) or
+        serve a forged one. While this CRL is current, a replacement must name the same issuer,
+        be at least as recent, and verify with every key this one verified with.
+        """
+        if self.next_update is None or at > self.next_update:
+            return None  # nothing current to protect: the new one is judged on use as usual
+        if new.issuer != self.issuer:
+            return "names another issuer than the cached CRL"
+        if new.this_update < self.this_update:
+            return (
+                f"is older (thisUpdate {new.this_update:%Y-%m-%dT%H:%M:%SZ}) than the cached CRL "
+                f"({self.this_update:%Y-%m-%dT%H:%M:%SZ})"
+            )
+        for spki in self.verified_keys():
+            if not new.signed_by_spki(spki):
+                return "is not signed by the key that signed the cached CRL"
+        return None
+
     def is_current(self, at: dt.datetime, skew: dt.timedelta) -> str | None:
         """Why the CRL is not current at ``at``, or None."""
         if self.this_update - skew > at:
