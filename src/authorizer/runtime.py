@@ -21,7 +21,7 @@ from .chain import ChainValidator, TrustStore
 from .config import PolicyConfig
 from .pipeline import Dependencies
 from .reasons import ConfigError
-from .sources.blob import BlobFetcher, CachedBlob, Fetchers
+from .sources.blob import BlobFetcher, CachedBlob, Fetchers, FileFetcher, S3Fetcher
 
 if TYPE_CHECKING:
     from .revocation.checker import RevocationChecker
@@ -126,6 +126,17 @@ class Runtime:
             self._validator = v
         return v
 
+    def _crl_fetchers(self, revocation: RevocationConfig) -> Fetchers | None:
+        """CRL fetchers with the revocation section's own size cap that share the policy
+        loader's boto3 client (creating one costs a few hundred ms of cold start)."""
+        shared = self._fetcher.s3 if isinstance(self._fetcher, Fetchers) else None
+        if not isinstance(shared, S3Fetcher):
+            return None
+        cap = revocation.crl.max_bytes
+        return Fetchers(
+            file=FileFetcher(max_bytes=cap), s3=S3Fetcher(max_bytes=cap, client_factory=lambda: shared.client)
+        )
+
     def _checker_for(self, revocation: RevocationConfig | None) -> RevocationChecker | None:
         if revocation is None:
             return None
@@ -137,9 +148,7 @@ class Runtime:
         else:
             from .revocation.checker import RevocationChecker
 
-            # Share the S3 client with the policy loader: one boto3 client per cold start.
-            fetchers = self._fetcher if isinstance(self._fetcher, Fetchers) else None
-            checker = RevocationChecker(revocation, fetchers=fetchers)
+            checker = RevocationChecker(revocation, fetchers=self._crl_fetchers(revocation))
         if current is not None:
             current[1].close()  # a changed revocation section: release the old checker's threads
         self._checker = (revocation, checker)

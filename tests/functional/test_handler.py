@@ -328,3 +328,35 @@ def test_route_with_characters_iam_cannot_name_is_refused_at_load(tmp_path: Path
     outcome = handle(make_event(pki["leaf"].cert_pem.decode()), rt, NOW)
     assert outcome.decision.reason is Reason.CONFIG_INVALID
     assert "clients[0].routes[0]" in outcome.decision.detail
+
+
+def test_configured_crl_larger_than_the_policy_cap_is_read_with_the_crl_cap(tmp_path: Path, pki) -> None:
+    """CRL sources share the policy loader's S3 client but not its 4 MiB cap: a 200k-entry CRL
+    (~5 MiB) configured in the document is read, and `crl.max_bytes` is honoured."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from authorizer.devpki import make_crl, make_large_crl_der
+
+    this, nxt = NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=7)
+    big = make_large_crl_der(
+        pki["issuing"], range(10**6, 10**6 + 200_000), with_reason=True, this_update=this, next_update=nxt
+    )
+    assert len(big) > 4 * 1024 * 1024
+    (tmp_path / "issuing.crl").write_bytes(big)
+    (tmp_path / "root.crl").write_bytes(
+        make_crl(pki["root"], [], this_update=this, next_update=nxt).public_bytes(Encoding.DER)
+    )
+
+    def runtime(**crl: Any) -> Runtime:
+        revocation = {"ocsp": {"enabled": False}, "crl": {"urls": ["issuing.crl", "root.crl"], **crl}}
+        folder = tmp_path / str(len(crl))
+        folder.mkdir(exist_ok=True)
+        for name in ("issuing.crl", "root.crl"):
+            (folder / name).write_bytes((tmp_path / name).read_bytes())
+        return Runtime(str(write_policy(folder, pki, revocation=revocation)))
+
+    event = make_event(pki["leaf"].cert_pem.decode())
+    assert decide(event, runtime())[1] is Reason.ALLOWED
+    outcome = handle(event, runtime(max_bytes=1024 * 1024), NOW)
+    assert outcome.decision.reason is Reason.REVOCATION_UNKNOWN
+    assert "cap" in outcome.decision.detail
