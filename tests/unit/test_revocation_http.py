@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -171,3 +175,64 @@ def test_https_to_the_pinned_address_verifies_the_host_name(tmp_path) -> None:  
             client.request(f"https://other.test:{server.port}/a.crl", max_bytes=100, timeout=3)
     finally:
         server.close()
+
+
+@contextlib.contextmanager
+def raw_server(behaviour: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A bare TCP server on 127.0.0.1 that runs ``behaviour`` on each connection."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                behaviour(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def _trickle_headers(conn: socket.socket) -> None:
+    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200:
+        conn.sendall(bytes([byte]))
+        time.sleep(0.05)
+
+
+def _stall(conn: socket.socket) -> None:
+    time.sleep(3)  # accept the TCP connection, never speak (a stuck TLS handshake)
+
+
+@pytest.mark.parametrize(("behaviour", "scheme"), [(_trickle_headers, "http"), (_stall, "https")])
+def test_the_timeout_bounds_the_whole_call(behaviour: Callable[[socket.socket], None], scheme: str) -> None:
+    """A per-receive socket timeout never fires on a server that sends a byte every 50 ms."""
+    with raw_server(behaviour) as port:
+        client = HttpClient([f"127.0.0.1:{port}"])
+        start = time.monotonic()
+        with pytest.raises(SourceError, match="timed out"):
+            client.request(f"{scheme}://127.0.0.1:{port}/x.crl", max_bytes=10_000, timeout=0.5)
+        assert time.monotonic() - start < 1.5
+
+
+def test_a_slow_resolver_is_bounded_too() -> None:
+    def slow_resolver(host: str, port: int) -> list[str]:
+        time.sleep(2)
+        return ["127.0.0.1"]  # never reached: the call gives up first
+
+    client = HttpClient(resolver=slow_resolver)
+    start = time.monotonic()
+    with pytest.raises(SourceError, match=r"resolving crl\.example\.test timed out"):
+        client.request("http://crl.example.test/x.crl", max_bytes=100, timeout=0.3)
+    assert time.monotonic() - start < 1.0

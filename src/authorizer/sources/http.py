@@ -20,11 +20,14 @@ why loopback needs an explicit opt-in.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import http.client
 import ipaddress
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -230,7 +233,9 @@ class HttpClient:
         if remaining <= 0:
             raise SourceError(url, "timed out")
         try:
-            addresses = list(self._resolve(host, port))
+            addresses = _resolve_within(self._resolve, host, port, remaining)
+        except TimeoutError:
+            raise SourceError(url, f"resolving {host} timed out") from None
         except (OSError, UnicodeError) as exc:
             raise SourceError(url, f"cannot resolve {host}: {exc}") from None
         why = self.hosts.check(host, port, addresses)
@@ -255,6 +260,10 @@ class HttpClient:
         else:
             conn = _PinnedHTTPConnection(host, port, address, remaining)
         self.requests += 1
+        # Socket timeouts bound each receive, not the call: a server trickling a byte at a time
+        # (or stalling a TLS handshake) would outlive them. The watchdog shuts the socket down
+        # at the deadline, whatever the call is doing then.
+        watchdog = _Watchdog(conn, deadline - time.monotonic())
         try:
             conn.request(method, path, body=body, headers=hdrs)
             self._set_timeout(conn, deadline, url)
@@ -294,12 +303,17 @@ class HttpClient:
                 resp.getheader("Content-Type"),
             )
         except SourceError:
+            if watchdog.fired:
+                raise SourceError(url, "timed out (whole-call deadline)") from None
             raise
         except TimeoutError:
             raise SourceError(url, "timed out") from None
         except (OSError, http.client.HTTPException, ssl.SSLError, ValueError) as exc:
+            if watchdog.fired:
+                raise SourceError(url, "timed out (whole-call deadline)") from None
             raise SourceError(url, f"{type(exc).__name__}: {exc}") from None
         finally:
+            watchdog.cancel()
             conn.close()
 
     @staticmethod
@@ -309,3 +323,46 @@ class HttpClient:
             raise SourceError(url, "timed out")
         if conn.sock is not None:
             conn.sock.settimeout(remaining)
+
+
+class _Watchdog:
+    """Shuts a connection's socket down when its deadline passes (see ``HttpClient._once``)."""
+
+    def __init__(self, conn: http.client.HTTPConnection, seconds: float) -> None:
+        self._conn = conn
+        self.fired = False
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self._conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+_RESOLVER_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_RESOLVER_LOCK = threading.Lock()
+
+
+def _resolve_within(resolve: Resolver, host: str, port: int, seconds: float) -> list[str]:
+    """``resolve(host, port)`` bounded by ``seconds`` (``getaddrinfo`` has no timeout of its own).
+
+    A lookup that outlives its caller finishes in the background; the pool is small and shared,
+    so stuck lookups cannot pile up threads.
+    """
+    global _RESOLVER_POOL  # noqa: PLW0603 - one small pool per process, made on first use
+    with _RESOLVER_LOCK:
+        if _RESOLVER_POOL is None:
+            _RESOLVER_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+    future = _RESOLVER_POOL.submit(lambda: list(resolve(host, port)))
+    try:
+        return future.result(timeout=max(seconds, 0.0))
+    except concurrent.futures.TimeoutError:
+        raise TimeoutError(f"resolving {host}") from None
