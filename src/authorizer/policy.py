@@ -27,7 +27,7 @@ is silent):
 Comparison: ``subject``, ``issuer`` and ``subject_cn`` are folded as directory strings (case,
 NFKC, spaces; see :mod:`authorizer.dn`); DNS names case-insensitively (IDNs as A-labels);
 emails with the domain case-insensitive and the local part exact (RFC 5280 section 7.5); URIs
-exactly.
+with scheme and authority case-insensitive and the path exact (RFC 3986 section 6.2.2.1).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _compute_facts(fp: str, cert: x509.Certificate) -> CertFacts:
         pass
     else:
         dns = [_fold_dns(v) for v in sans.get_values_for_type(x509.DNSName)]
-        uris = list(sans.get_values_for_type(x509.UniformResourceIdentifier))
+        uris = [_fold_uri(v) for v in sans.get_values_for_type(x509.UniformResourceIdentifier)]
         emails = [_fold_email(v) for v in sans.get_values_for_type(x509.RFC822Name)]
     return CertFacts(
         fingerprint=fp,
@@ -142,6 +142,16 @@ def _compute_facts(fp: str, cert: x509.Certificate) -> CertFacts:
 
 def _fold_dns(value: str) -> str:
     return value.lower().rstrip(".")
+
+
+def _fold_uri(value: str) -> str:
+    """Scheme and authority are case-insensitive (RFC 3986 section 6.2.2.1), the rest is not:
+    a deny rule on ``spiffe://example.org/...`` must also catch ``SPIFFE://Example.ORG/...``."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return value
+    authority, slash, tail = rest.partition("/")
+    return f"{scheme.lower()}://{authority.lower()}{slash}{tail}"
 
 
 def _fold_email(value: str) -> str:
@@ -250,7 +260,7 @@ class Match:
             subject=_dn(raw, "subject", path),
             subject_cn=_pattern(raw, "subject_cn", path, _check_cn, ""),
             san_dns=_pattern(raw, "san_dns", path, _check_dns, "."),
-            san_uri=_pattern(raw, "san_uri", path, _check_nonempty, "/?#"),
+            san_uri=_pattern(raw, "san_uri", path, _check_uri, "/?#"),
             san_email=_pattern(raw, "san_email", path, _check_email, "@"),
             issuer=_dn(raw, "issuer", path),
             serial=_serial(raw["serial"], f"{path}.serial") if "serial" in raw else None,
@@ -288,6 +298,10 @@ def _pattern(
 
 def _check_cn(text: str, where: str) -> str:
     return fold(text)
+
+
+def _check_uri(text: str, where: str) -> str:
+    return _fold_uri(_check_nonempty(text, where))
 
 
 def _check_dns(text: str, where: str) -> str:

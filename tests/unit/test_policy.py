@@ -472,3 +472,14 @@ def test_a_san_extension_that_does_not_parse_is_cert_malformed(issuing: CA) -> N
     cert = leaf(issuing, "CN=broken", extra_extensions=[(broken, False)])
     policy = AccessPolicy.from_dict({"clients": [PARTNER_A]})
     assert refused(policy, cert, issuing.cert) is Reason.CERT_MALFORMED
+
+
+def test_uri_scheme_and_host_compare_case_insensitively_path_exactly(issuing: CA) -> None:
+    """A deny rule must not be escaped by writing the SAN's host in capitals."""
+    policy = AccessPolicy.from_dict({"deny": [{"match": {"san_uri": "spiffe://example.org/device/*"}}]})
+    shouted = issuing.issue("CN=d", sans=[x509.UniformResourceIdentifier("SPIFFE://Example.ORG/device/7")])
+    with pytest.raises(AuthorizerError) as err:
+        policy.evaluate(ClientCertificate(shouted.cert), None, "GET", "/")
+    assert err.value.reason is Reason.CLIENT_DENIED
+    other_path = issuing.issue("CN=e", sans=[x509.UniformResourceIdentifier("spiffe://example.org/Device/7")])
+    assert policy.evaluate(ClientCertificate(other_path.cert), None, "GET", "/").client_name is None
