@@ -19,7 +19,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .config import Http2Response
 from .pipeline import authorize
 from .reasons import AuthorizerError, Reason
 from .request import AuthRequest, Target, parse_event
@@ -114,14 +113,12 @@ def handle(event: object, runtime: Runtime, at: dt.datetime | None = None) -> Ou
     start = time.perf_counter()
     now = at or dt.datetime.now(dt.UTC)
     request: AuthRequest | None = None
-    http2_iam = False
     stale: tuple[str, ...] = ()
     target = Target.of(event)
     try:
         request = parse_event(event)
         snapshot = runtime.load()
         stale = snapshot.stale_notes
-        http2_iam = snapshot.deps.config.http2_response is Http2Response.IAM
         decision = authorize(request, snapshot.deps, now)
     except AuthorizerError as exc:
         decision = Decision.deny(exc.reason, exc.detail)
@@ -129,7 +126,7 @@ def handle(event: object, runtime: Runtime, at: dt.datetime | None = None) -> Ou
         logger.exception("unexpected error while deciding")
         decision = Decision.deny(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}")
     try:
-        response = build_response(decision, target, http2_iam=http2_iam)
+        response = build_response(decision, target, http2_iam=runtime.http2_iam)
     except Exception as exc:
         logger.exception("could not build the response")
         decision = Decision.deny(Reason.INTERNAL_ERROR, f"response: {type(exc).__name__}: {str(exc)[:200]}")

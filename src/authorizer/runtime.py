@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chain import ChainValidator, TrustStore
-from .config import PolicyConfig
+from .config import Http2Response, PolicyConfig
 from .pipeline import Dependencies
 from .reasons import ConfigError
 from .sources.blob import BlobFetcher, CachedBlob, Fetchers, FileFetcher, S3Fetcher
@@ -76,11 +76,15 @@ class Runtime:
         self._validator: ChainValidator | None = None
         self._checker: tuple[RevocationConfig, RevocationChecker] | None = None
         self._lock = threading.Lock()
+        #: Whether HTTP API 2.0 answers are IAM policies, as the last good document said: a
+        #: refusal before any document loads must still have the shape the API expects.
+        self.http2_iam = False
 
     def load(self) -> Snapshot:
         """Current dependencies; raises ``AuthorizerError`` (``CONFIG_*``) when none are usable."""
         cfg = self._config.get()
         config = cfg.value
+        self.http2_iam = config.http2_response is Http2Response.IAM
         # The document's own cache settings govern how often it (and the truststore) is re-read.
         self._config.ttl, self._config.max_stale = config.cache.ttl_seconds, config.cache.max_stale_seconds
         ts_blob = self._truststore_blob(config)

@@ -360,3 +360,13 @@ def test_configured_crl_larger_than_the_policy_cap_is_read_with_the_crl_cap(tmp_
     outcome = handle(event, runtime(max_bytes=1024 * 1024), NOW)
     assert outcome.decision.reason is Reason.REVOCATION_UNKNOWN
     assert "cap" in outcome.decision.detail
+
+
+def test_http2_iam_mode_is_kept_for_refusals_before_the_document_is_read(tmp_path: Path, pki) -> None:
+    """An API set up for IAM policy answers returns 500 on a simple response: a broken event
+    still gets the policy shape the last good document asked for."""
+    rt = Runtime(str(write_policy(tmp_path, pki, response={"http2": "iam"})))
+    assert decide(make_event(pki["leaf"].cert_pem.decode(), api="http2"), rt)[1] is Reason.ALLOWED
+    response, reason = decide(make_event(None, api="http2"), rt)
+    assert reason is Reason.CERT_MISSING
+    assert [s["Effect"] for s in statements(response)] == ["Deny"]
