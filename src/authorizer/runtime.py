@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from .chain import ChainValidator, TrustStore
 from .config import Http2Response, PolicyConfig
 from .pipeline import Dependencies
-from .reasons import ConfigError
+from .reasons import AuthorizerError, ConfigError
 from .sources.blob import BlobFetcher, CachedBlob, Fetchers, FileFetcher, S3Fetcher
 
 if TYPE_CHECKING:
@@ -79,16 +79,19 @@ class Runtime:
         #: Whether HTTP API 2.0 answers are IAM policies, as the last good document said: a
         #: refusal before any document loads must still have the shape the API expects.
         self.http2_iam = False
+        self._last_good: tuple[Dependencies, float] | None = None
 
     def load(self) -> Snapshot:
         """Current dependencies; raises ``AuthorizerError`` (``CONFIG_*``) when none are usable."""
         cfg = self._config.get()
         config = cfg.value
-        self.http2_iam = config.http2_response is Http2Response.IAM
         # The document's own cache settings govern how often it (and the truststore) is re-read.
         self._config.ttl, self._config.max_stale = config.cache.ttl_seconds, config.cache.max_stale_seconds
         ts_blob = self._truststore_blob(config)
-        ts = ts_blob.get()
+        try:
+            ts = ts_blob.get()
+        except AuthorizerError as exc:
+            return self._previous_or_raise(config, exc)
         validator = self._validator_for(ts.value, config)
         checker = self._checker_for(config.revocation)
         notes = tuple(
@@ -96,7 +99,22 @@ class Runtime:
             for loaded in (cfg, ts)
             if loaded.stale
         )
-        return Snapshot(Dependencies(config, validator, checker), notes)
+        deps = Dependencies(config, validator, checker)
+        self._last_good = (deps, self._clock())
+        self.http2_iam = config.http2_response is Http2Response.IAM
+        return Snapshot(deps, notes)
+
+    def _previous_or_raise(self, config: PolicyConfig, error: AuthorizerError) -> Snapshot:
+        """A new document whose truststore cannot be read is a failed update like any other:
+        keep deciding with the previous document and its truststore for up to max_stale."""
+        previous = self._last_good
+        if previous is None or previous[0].config is config:
+            raise error
+        deps, good_at = previous
+        if self._clock() - good_at > deps.config.cache.max_stale_seconds:
+            raise error
+        note = f"the new policy document's truststore is unusable ({error.detail}); serving the previous document"
+        return Snapshot(deps, (note,))
 
     def _truststore_blob(self, config: PolicyConfig) -> CachedBlob[TrustStore]:
         ref = config.truststore

@@ -370,3 +370,22 @@ def test_http2_iam_mode_is_kept_for_refusals_before_the_document_is_read(tmp_pat
     response, reason = decide(make_event(None, api="http2"), rt)
     assert reason is Reason.CERT_MISSING
     assert [s["Effect"] for s in statements(response)] == ["Deny"]
+
+
+def test_a_new_document_with_an_unreadable_truststore_keeps_the_previous_one(tmp_path: Path, pki) -> None:
+    """A typo in truststore.uri must not lock every client out at once: like any failed update,
+    the previous document and truststore serve for up to max_stale, with a warning."""
+    now = [1000.0]
+    policy = write_policy(tmp_path, pki, cache={"ttl_seconds": 60, "max_stale_seconds": 600})
+    rt = Runtime(str(policy), clock=lambda: now[0])
+    event = make_event(pki["leaf"].cert_pem.decode())
+    assert decide(event, rt)[1] is Reason.ALLOWED
+    doc = json.loads(policy.read_text())
+    doc["truststore"]["uri"] = "typo.pem"
+    policy.write_text(json.dumps(doc, indent=1))
+    now[0] += 61
+    snapshot = rt.load()
+    assert snapshot.stale_notes and "typo.pem" in snapshot.stale_notes[0]
+    assert decide(event, rt)[1] is Reason.ALLOWED
+    now[0] += 600
+    assert decide(event, rt)[1] is Reason.CONFIG_UNAVAILABLE
