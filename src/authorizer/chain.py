@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -175,6 +175,28 @@ class _TrustedCA:
         )
 
 
+#: Extensions that constrain the leaves below a CA by their content: a path through such a CA
+#: is never reused for another leaf (see ChainValidator._prove).
+_CONSTRAINING = frozenset(
+    {
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
+        ExtensionOID.POLICY_MAPPINGS,
+    }
+)
+
+
+@dataclass(frozen=True)
+class _ProvenIssuer:
+    """The verified path from an issuing intermediate to its anchor (issuer first)."""
+
+    chain: tuple[x509.Certificate, ...]
+    issuer_dn: str
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+
+
 @dataclass(frozen=True)
 class VerifiedPath:
     """A verified chain, leaf first and trust anchor last."""
@@ -244,8 +266,10 @@ class ChainValidator:
         eku: EkuMode = EkuMode.CLIENT_AUTH,
         max_chain_length: int = MAX_CHAIN_LENGTH,
         cache_size: int = 4096,
+        prove_issuers: bool = True,
     ) -> None:
         self.truststore = truststore
+        self.prove_issuers = prove_issuers
         self.eku = eku
         self.max_chain_length = max_chain_length
         self._ca_policy, self._ee_policy = _extension_policies(eku)
@@ -255,6 +279,11 @@ class ChainValidator:
         self._cache: OrderedDict[bytes, VerifiedPath] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        # Proven issuers (see _fast_path): id(intermediate) -> the verified path above a leaf,
+        # from that intermediate to the anchor, and a Store holding those intermediates.
+        self._proven: dict[int, _ProvenIssuer] = {}
+        self._proven_store: Store | None = None
+        self.fast_paths = 0  # decisions that took the proven-issuer path (tests, benchmarks)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -285,6 +314,10 @@ class ChainValidator:
         problem = algorithm_problem(cert)
         if problem is not None:
             raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"client certificate {_name(cert)}: {problem}")
+        if not extra_intermediates and self._proven_store is not None:
+            fast = self._fast_path(leaf, at, not_before, not_after)
+            if fast is not None:
+                return fast
         verifier = (
             PolicyBuilder()
             .store(self.truststore.store)
@@ -313,11 +346,83 @@ class ChainValidator:
             )
         leaf.know_issuer_dn(cas[0].name)
         leaf.know_sans(verified.subjects)
+        if self.prove_issuers and not extra_intermediates:
+            self._prove(chain)
         return VerifiedPath(
             leaf,
             tuple(chain),
             max(not_before, *(info.not_before for info in cas)),
             min(not_after, *(info.not_after for info in cas)),
+        )
+
+    # -- proven issuers -----------------------------------------------------------------------
+
+    def _prove(self, chain: Sequence[x509.Certificate]) -> None:
+        """Remember the part of a verified path above its leaf, so that the next new leaf of the
+        same issuing intermediate pays for one signature instead of the whole path.
+
+        Only when nothing above the leaf could constrain a *different* leaf differently: the
+        issuer is a truststore intermediate (not an anchor, not sent by a client) and no
+        certificate above the leaf has name or policy constraints. Everything else the path
+        proved (signatures, basic constraints, key usage, the CAs' EKU under this validator's
+        mode, path lengths for a leaf directly below the issuer, API Gateway's algorithm rules)
+        holds for any leaf directly below the same issuer; validity windows are re-checked at
+        every request.
+        """
+        issuer = chain[1]
+        key = id(issuer)
+        if key in self._proven or len(chain) < 3 or not any(c is issuer for c in self.truststore.intermediates):
+            return
+        upper = tuple(chain[1:])
+        for cert in upper:
+            if any(ext.oid in _CONSTRAINING for ext in cert.extensions):
+                return
+        infos = [self._trusted[id(c)] for c in upper]
+        proven = _ProvenIssuer(
+            upper,
+            infos[0].name,
+            max(i.not_before for i in infos),
+            min(i.not_after for i in infos),
+        )
+        with self._lock:
+            self._proven[key] = proven
+            self._proven_store = Store([p.chain[0] for p in self._proven.values()])
+
+    def _fast_path(
+        self, leaf: ClientCertificate, at: dt.datetime, not_before: dt.datetime, not_after: dt.datetime
+    ) -> VerifiedPath | None:
+        """Verify ``leaf`` directly against the proven issuers (as anchors, depth 0).
+
+        ``None`` means "take the full path", which also names the reason of any refusal: a leaf
+        of another issuer, an expired intermediate, anything at all the fast path does not
+        accept is decided by the full verification.
+        """
+        store = self._proven_store
+        assert store is not None
+        verifier = (
+            PolicyBuilder()
+            .store(store)
+            .time(at)
+            .max_chain_depth(0)
+            .extension_policies(ca_policy=self._ca_policy, ee_policy=self._ee_policy)
+            .build_client_verifier()
+        )
+        try:
+            verified = verifier.verify(leaf.cert, [])
+        except VerificationError:
+            return None
+        chain = verified.chain
+        proven = self._proven.get(id(chain[-1])) if len(chain) == 2 else None
+        if proven is None or not proven.valid_from <= at <= proven.valid_until:
+            return None
+        self.fast_paths += 1
+        leaf.know_issuer_dn(proven.issuer_dn)
+        leaf.know_sans(verified.subjects)
+        return VerifiedPath(
+            leaf,
+            (chain[0], *proven.chain),
+            max(not_before, proven.valid_from),
+            min(not_after, proven.valid_until),
         )
 
     # -- diagnosis of a failed path -----------------------------------------------------------

@@ -201,7 +201,9 @@ def test_budget_bounds_the_whole_step_and_certs_run_concurrently(server: CrlServ
     started = time.monotonic()
     out = RevocationChecker(cfg(server, budget_ms=300, crl={"timeout_ms": 5000})).check(chain, NOW)
     assert time.monotonic() - started < 0.6
-    assert out.status is UNKNOWN and all("budget" in c.detail for c in out.certs)
+    # Each certificate ends at the budget: cut off by the checker ("budget") or by the fetch's
+    # own whole-call deadline, which is the remaining budget ("timed out"), whichever fires first.
+    assert out.status is UNKNOWN and all("budget" in c.detail or "timed out" in c.detail for c in out.certs)
 
 
 def test_configured_http_url_and_cdp_together(server: CrlServer, pki: tuple[CA, CA]) -> None:

@@ -14,7 +14,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from authorizer.certificate import ClientCertificate, parse_pem_certificate
 from authorizer.chain import ChainValidator, EkuMode, TrustStore, algorithm_problem
 from authorizer.reasons import AuthorizerError, Reason
-from tests.pki import CA, NOW, self_signed_leaf, to_pem
+from tests.pki import CA, NOW, self_signed_leaf, shared_key, to_pem
 
 UTC = dt.UTC
 
@@ -345,3 +345,86 @@ def test_fingerprint_from_the_pem_block_equals_cryptographys(pki: dict[str, CA],
     assert parse_pem_certificate(noisy).fingerprint_sha256 == parsed.fingerprint_sha256
     two = leaf.cert_pem + pki["issuing"].cert_pem
     assert parse_pem_certificate(two).fingerprint_sha256 == parsed.fingerprint_sha256
+
+
+# -- proven issuers: a new leaf of an issuer already verified pays for one signature ----------
+
+
+def _fresh(pki: dict[str, CA]) -> ChainValidator:
+    return ChainValidator(TrustStore.from_certs([pki["root"].cert], [pki["issuing"].cert]))
+
+
+def test_second_new_leaf_of_a_proven_issuer_takes_the_short_path(pki: dict[str, CA]) -> None:
+    v = _fresh(pki)
+    first = v.validate(ClientCertificate(pki["issuing"].issue("CN=first").cert), NOW)
+    assert v.fast_paths == 0
+    second_cert = pki["issuing"].issue("CN=second").cert
+    second = v.validate(ClientCertificate(second_cert), NOW)
+    assert v.fast_paths == 1
+    assert [c.subject for c in second.chain] == [second_cert.subject, *[c.subject for c in first.chain[1:]]]
+    assert second.chain[1] is pki["issuing"].cert
+    assert second.leaf.issuer == "CN=Issuing CA,O=Test PKI"
+    assert (second.valid_from, second.valid_until) == (first.valid_from, first.valid_until)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"eku": [ExtendedKeyUsageOID.SERVER_AUTH]}, Reason.CHAIN_INVALID),
+        ({"is_ca": True}, Reason.CHAIN_INVALID),
+        ({"key": "rsa1024"}, Reason.INSECURE_ALGORITHM),
+        ({"not_after": dt.datetime(2027, 1, 1, tzinfo=UTC)}, Reason.EXPIRED),
+    ],
+)
+def test_proven_issuer_never_relaxes_the_leafs_own_checks(pki: dict[str, CA], kwargs, expected: Reason) -> None:
+    v = _fresh(pki)
+    v.validate(ClientCertificate(pki["issuing"].issue("CN=first").cert), NOW)
+    assert reason_of(v, pki["issuing"].issue("CN=near-miss", **kwargs).cert) is expected
+
+
+def test_proven_issuer_expiry_still_applies(pki: dict[str, CA]) -> None:
+    short = pki["root"].intermediate("Short Issuing", not_after=dt.datetime(2028, 1, 1, tzinfo=UTC))
+    v = ChainValidator(TrustStore.from_certs([pki["root"].cert], [short.cert]))
+    v.validate(ClientCertificate(short.issue("CN=first").cert), NOW)
+    leaf = short.issue("CN=later").cert
+    assert reason_of(v, leaf, dt.datetime(2028, 1, 2, tzinfo=UTC)) is Reason.EXPIRED
+    assert reason_of(v, leaf) is Reason.ALLOWED and v.fast_paths == 1
+
+
+def test_a_leaf_of_another_issuer_takes_the_full_path(pki: dict[str, CA]) -> None:
+    sibling = pki["root"].intermediate("Sibling Issuing")
+    v = ChainValidator(TrustStore.from_certs([pki["root"].cert], [pki["issuing"].cert, sibling.cert]))
+    v.validate(ClientCertificate(pki["issuing"].issue("CN=first").cert), NOW)
+    path = v.validate(ClientCertificate(sibling.issue("CN=sibling-leaf").cert), NOW)
+    assert path.chain[1] is sibling.cert and v.fast_paths == 0
+    stranger = CA.root("Stranger Root").intermediate("Issuing CA")  # same name, other key
+    assert reason_of(v, stranger.issue("CN=x").cert) is Reason.ISSUER_NOT_FOUND
+
+
+def test_name_constraints_above_the_issuer_are_never_skipped() -> None:
+    """A root with name constraints: every leaf takes the full path, so they keep applying."""
+    key = shared_key("p256", 7)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Constrained Root")])
+    constraints = x509.NameConstraints(permitted_subtrees=[x509.DNSName("example.org")], excluded_subtrees=None)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=UTC))
+        .not_valid_after(dt.datetime(2045, 1, 1, tzinfo=UTC))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(constraints, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    root = CA(cert=cert, key=key)
+    issuing = root.intermediate("Constrained Issuing")
+    v = ChainValidator(TrustStore.from_certs([root.cert], [issuing.cert]))
+    inside = [x509.DNSName("a.example.org")]
+    assert reason_of(v, issuing.issue("CN=in", sans=inside).cert) is Reason.ALLOWED
+    assert reason_of(v, issuing.issue("CN=in2", sans=inside).cert) is Reason.ALLOWED
+    assert v.fast_paths == 0
+    assert reason_of(v, issuing.issue("CN=out", sans=[x509.DNSName("evil.test")]).cert) is Reason.CHAIN_INVALID
