@@ -20,7 +20,7 @@ import datetime as dt
 import enum
 import hashlib
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -282,6 +282,11 @@ class ChainValidator:
         # Proven issuers (see _fast_path): id(intermediate) -> the verified path above a leaf,
         # from that intermediate to the anchor, and a Store holding those intermediates.
         self._proven: dict[int, _ProvenIssuer] = {}
+        # An intermediate whose subject another truststore certificate shares (a cross-signed or
+        # re-issued CA) may sit on several paths; the full verification might pick another one
+        # for another leaf (and check that one's revocation), so it is never proven.
+        names = Counter(c.subject for c in (*truststore.anchors, *truststore.intermediates))
+        self._ambiguous = {id(c) for c in truststore.intermediates if names[c.subject] > 1}
         self._proven_store: Store | None = None
         self.fast_paths = 0  # decisions that took the proven-issuer path (tests, benchmarks)
 
@@ -362,8 +367,9 @@ class ChainValidator:
         same issuing intermediate pays for one signature instead of the whole path.
 
         Only when nothing above the leaf could constrain a *different* leaf differently: the
-        issuer is a truststore intermediate (not an anchor, not sent by a client) and no
-        certificate above the leaf has name or policy constraints. Everything else the path
+        issuer is a truststore intermediate (not an anchor, not sent by a client) whose subject
+        no other truststore certificate shares, and no certificate above the leaf has name or
+        policy constraints. Everything else the path
         proved (signatures, basic constraints, key usage, the CAs' EKU under this validator's
         mode, path lengths for a leaf directly below the issuer, API Gateway's algorithm rules)
         holds for any leaf directly below the same issuer; validity windows are re-checked at
@@ -371,7 +377,12 @@ class ChainValidator:
         """
         issuer = chain[1]
         key = id(issuer)
-        if key in self._proven or len(chain) < 3 or not any(c is issuer for c in self.truststore.intermediates):
+        if (
+            key in self._proven
+            or key in self._ambiguous
+            or len(chain) < 3
+            or not any(c is issuer for c in self.truststore.intermediates)
+        ):
             return
         upper = tuple(chain[1:])
         for cert in upper:

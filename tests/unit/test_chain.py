@@ -428,3 +428,20 @@ def test_name_constraints_above_the_issuer_are_never_skipped() -> None:
     assert reason_of(v, issuing.issue("CN=in2", sans=inside).cert) is Reason.ALLOWED
     assert v.fast_paths == 0
     assert reason_of(v, issuing.issue("CN=out", sans=[x509.DNSName("evil.test")]).cert) is Reason.CHAIN_INVALID
+
+
+def test_an_intermediate_sharing_its_name_is_never_proven() -> None:
+    """Two truststore intermediates with one name and one key under different roots (a cross-
+    signed CA): the full verification may pick either path per leaf, so no path is reused."""
+    key = shared_key("p256", 9)
+    good_root, weak_root = CA.root("Root One"), CA.root("Root P521", key="p521")
+    via_good = good_root.intermediate("Issuing", key=key)
+    via_weak = weak_root.intermediate("Issuing", key=key)
+    v = ChainValidator(TrustStore.from_certs([good_root.cert, weak_root.cert], [via_good.cert, via_weak.cert]))
+    prime = via_good.issue("CN=first").cert
+    assert reason_of(v, prime) is Reason.ALLOWED
+    # a leaf whose AKI points at the same key: the full path decides, whatever it picks
+    second = via_weak.issue("CN=second").cert
+    cold = ChainValidator(TrustStore.from_certs([good_root.cert, weak_root.cert], [via_good.cert, via_weak.cert]))
+    assert reason_of(v, second) is reason_of(cold, second)
+    assert v.fast_paths == 0
