@@ -389,3 +389,32 @@ def test_a_new_document_with_an_unreadable_truststore_keeps_the_previous_one(tmp
     assert decide(event, rt)[1] is Reason.ALLOWED
     now[0] += 600
     assert decide(event, rt)[1] is Reason.CONFIG_UNAVAILABLE
+
+
+def test_responses_reuse_built_statements_but_never_share_objects(runtime: Runtime, pki) -> None:
+    event = make_event(pki["leaf"].cert_pem.decode())
+    first, _ = decide(event, runtime)
+    first["policyDocument"]["Statement"][0]["Resource"].append("arn:tampered")
+    first["policyDocument"]["Statement"][0]["Effect"] = "Deny"
+    second, reason = decide(event, runtime)
+    assert reason is Reason.ALLOWED
+    assert statements(second) == [
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Allow",
+            "Resource": ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/*/*"],
+        }
+    ]
+
+
+def test_deny_of_a_path_powertools_cannot_name_still_covers_the_request(runtime: Runtime) -> None:
+    event = make_event(None, path="/files/a~b@c")
+    response, reason = decide(event, runtime)
+    assert reason is Reason.CERT_MISSING
+    assert statements(response) == [
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Deny",
+            "Resource": ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/*/*"],
+        }
+    ]
