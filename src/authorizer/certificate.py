@@ -84,17 +84,6 @@ class ClientCertificate:
         reading them again through ``cert.extensions`` costs about 10 µs per new certificate."""
         self.__dict__["sans"] = format_sans(names or ())
 
-    def san_values(self, kind: type[x509.GeneralName]) -> list[str]:
-        try:
-            ext = self.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        except x509.ExtensionNotFound:
-            return []
-        return [str(v) for v in ext.get_values_for_type(kind)]  # type: ignore[arg-type]
-
-    @property
-    def is_self_issued(self) -> bool:
-        return self.cert.issuer == self.cert.subject
-
     def summary(self) -> dict[str, str]:
         """The fields a log line or the backend context may carry (never the PEM)."""
         return {
@@ -147,14 +136,6 @@ def _single_block_der(data: bytes) -> bytes | None:
         return binascii.a2b_base64(data[start + len(_BEGIN) : end])
     except binascii.Error:
         return None
-
-
-def load_pem_bundle(data: bytes, *, source: str = "bundle") -> list[x509.Certificate]:
-    """All certificates of a PEM bundle; an undecodable bundle is a ``ValueError`` naming it."""
-    try:
-        return x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
-        raise ValueError(f"{source}: no readable PEM certificate ({_short(exc)})") from None
 
 
 def _short(exc: Exception) -> str:
