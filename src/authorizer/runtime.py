@@ -143,8 +143,11 @@ class Runtime:
             or v.truststore.id != truststore.id
             or v.eku is not settings.eku
             or v.max_chain_length != settings.max_chain_length
+            or v.policies != settings.policies
         ):
-            v = ChainValidator(truststore, eku=settings.eku, max_chain_length=settings.max_chain_length)
+            v = ChainValidator(
+                truststore, eku=settings.eku, max_chain_length=settings.max_chain_length, policies=settings.policies
+            )
             self._validator = v
         return v
 
