@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_decision.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_revocation.py
+	$(BIN)/python bench/bench_validation.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache build .aws-sam
