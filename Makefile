@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/mtls-authorizer demo
 
 ## Everything CI runs: lint, types, tests (the template tests use sam from .venv-sam).
-test: lint typecheck sam-install unit
+test: lint typecheck sam-artifacts unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

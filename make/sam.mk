@@ -18,7 +18,7 @@ LAYER_PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(PYTHON)
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true \
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 
-.PHONY: sam-install layer cfn-lint sam-validate sam-build sam-test sam-clean
+.PHONY: sam-install layer host-layer sam-artifacts cfn-lint sam-validate sam-build sam-test sam-clean
 
 $(SAM_STAMP): make/sam.mk
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -33,6 +33,14 @@ sam-install: $(SAM_STAMP)
 layer:
 	$(LAYER_PYTHON) scripts/build_layer.py
 
+## The same layer requirements for this machine and interpreter (build/host-layer/python): the
+## artifact test and the cold-start benchmark import the built function against it.
+host-layer: $(STAMP)
+	$(BIN)/python scripts/build_layer.py --host
+
+## What the artifact tests need, prepared before pytest (tests never download anything).
+sam-artifacts: sam-install layer host-layer
+
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 
@@ -46,4 +54,4 @@ sam-build: $(SAM_STAMP) layer
 sam-test: cfn-lint sam-validate sam-build
 
 sam-clean:
-	rm -rf .aws-sam build/layer
+	rm -rf .aws-sam build/layer build/host-layer

@@ -11,9 +11,7 @@ so only the first run downloads wheels.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -125,22 +123,12 @@ def _sam() -> str | None:
     _sam() is None,
     reason="aws-sam-cli not installed: `make sam-install` puts it in .venv-sam (make test does this first)",
 )
-def test_sam_build_without_docker(layer: Path, tmp_path: Path) -> None:
-    """``sam build`` (no --use-container) produces the function and the aarch64 layer."""
-    from tests.functional.test_template import sam_env
+def test_sam_build_without_docker(layer: Path) -> None:
+    """``sam build`` (no --use-container) produces the function and the aarch64 layer. The build
+    is the session's one (test_sam_artifact runs the built handler from it)."""
+    from tests.functional.test_sam_artifact import sam_build
 
-    sam = _sam()
-    assert sam is not None
-    build_dir = tmp_path / "sam-build"
-    env = sam_env()
-    env.pop("DOCKER_HOST", None)
-    proc = subprocess.run(
-        [sam, "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(build_dir),
-         "--cache-dir", str(tmp_path / "sam-cache")],
-        capture_output=True, text=True, timeout=180, cwd=ROOT, env=env,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Build Succeeded" in proc.stdout + proc.stderr
+    build_dir = sam_build()
     function = build_dir / "AuthorizerFunction"
     assert (function / "authorizer" / "app.py").is_file()
     assert not list(function.rglob("__pycache__"))
@@ -148,4 +136,3 @@ def test_sam_build_without_docker(layer: Path, tmp_path: Path) -> None:
     check_layer(build_dir / "DependenciesLayer" / "python")
     built = (build_dir / "template.yaml").read_text()
     assert "CodeUri: AuthorizerFunction" in built and "ContentUri: DependenciesLayer" in built
-    shutil.rmtree(build_dir, ignore_errors=True)
