@@ -37,10 +37,11 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 ## Benchmarks print their figures (they are not tests: nothing here can flake a build).
-bench: $(STAMP)
+bench: $(STAMP) host-layer host-layer-runtime
 	$(BIN)/python bench/bench_decision.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_revocation.py
+	$(BIN)/python bench/bench_coldstart.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache build .aws-sam

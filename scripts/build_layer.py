@@ -17,13 +17,16 @@ Two more builds share the stamp logic:
 * ``--host``: the same requirements for THIS machine and interpreter (``build/host-layer``). Not
   deployable; ``tests/functional/test_sam_artifact.py`` imports the built function against it
   in a fresh interpreter, and ``bench/bench_coldstart.py`` times cold starts with it.
-* ``--bytecode``: precompile the layer (``compileall``, unchecked-hash ``.pyc``) with an
-  interpreter of the layer's Python version, found by :func:`find_interpreter`. Lambda's file
-  system is read-only, so a layer without ``.pyc`` files compiles every module it imports on
-  every cold start. ``.pyc`` files are version-specific (``cpython-313``): when no interpreter of
-  that version is present the layer is built without them, and the build says so.
+Bytecode: the Lambda layer is precompiled (``compileall``, unchecked-hash ``.pyc``) with an
+interpreter of the layer's Python version, found by :func:`find_interpreter`. Lambda's file
+system is read-only, so a layer without ``.pyc`` files compiles every module it imports on every
+cold start (``make bench``: about half the cold start). ``.pyc`` files are version-specific
+(``cpython-313``): when no such interpreter is present the layer is built without them, and the
+build says so. ``--no-bytecode`` skips them; host builds never have them (the benchmark compiles
+its own copies). ``--print-interpreter`` prints the interpreter (empty when none), for
+layers/Makefile, which precompiles the function the same way.
 
-Usage: ``python scripts/build_layer.py [--out DIR] [--host] [--bytecode] [--force] [--check]``
+Usage: ``python scripts/build_layer.py [--out DIR] [--host] [--no-bytecode] [--force] [--check]``
 """
 
 from __future__ import annotations
@@ -120,13 +123,17 @@ def stamp_data(out: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-def is_current(
-    out: Path, requirements: Path = REQUIREMENTS, *, host: bool = False, bytecode: str | None = None
-) -> bool:
-    """True when ``out`` holds a complete build of the current inputs."""
+def bytecode_tag(*, host: bool, bytecode: bool) -> str | None:
+    """The Python version the build's .pyc files are for, None when it has none."""
+    return PYTHON_VERSION if bytecode and not host and find_interpreter() else None
+
+
+def is_current(out: Path, requirements: Path = REQUIREMENTS, *, host: bool = False, bytecode: bool = True) -> bool:
+    """True when ``out`` holds a complete build of the current inputs (as :func:`build` makes it)."""
     if not (out / "python").is_dir():
         return False
-    return stamp_data(out).get("digest") == inputs_digest(requirements, host=host, bytecode=bytecode)
+    tag = bytecode_tag(host=host, bytecode=bytecode)
+    return stamp_data(out).get("digest") == inputs_digest(requirements, host=host, bytecode=tag)
 
 
 def build(
@@ -135,20 +142,20 @@ def build(
     requirements: Path = REQUIREMENTS,
     force: bool = False,
     host: bool = False,
-    bytecode: bool = False,
+    bytecode: bool = True,
 ) -> Path:
     """Build (or reuse) the layer in ``out``; returns ``out / "python"``.
 
     Builds into a temporary sibling directory and swaps it in at the end, so an interrupted
-    build never leaves a half-filled layer that a later run would reuse. ``bytecode`` asks for
-    precompiled modules; they are added only when an interpreter of the target version exists.
+    build never leaves a half-filled layer that a later run would reuse. ``bytecode``: precompiled
+    modules, added only when an interpreter of the target version exists (never for a host build).
     """
     version = sys.implementation.cache_tag if host else PYTHON_VERSION
-    compiler = (sys.executable if host else find_interpreter()) if bytecode else None
+    compiler = find_interpreter() if bytecode and not host else None
     tag = version if compiler else None
-    if bytecode and compiler is None:
+    if bytecode and not host and compiler is None:
         print(f"build_layer: no python{PYTHON_VERSION} here; the layer ships without bytecode", file=sys.stderr)
-    if not force and is_current(out, requirements, host=host, bytecode=tag):
+    if not force and is_current(out, requirements, host=host, bytecode=bytecode):
         return out / "python"
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".layer-", dir=out.parent))
@@ -196,21 +203,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}, --host: {HOST_OUT})")
     parser.add_argument("--requirements", type=Path, default=REQUIREMENTS)
     parser.add_argument("--host", action="store_true", help="for this machine and interpreter (tests, benchmarks)")
+    parser.add_argument("--no-bytecode", action="store_true", help="no precompiled .pyc in the layer")
     parser.add_argument(
-        "--bytecode", action="store_true", help=f"precompile .pyc (needs python{PYTHON_VERSION}, or --host)"
+        "--print-interpreter", action="store_true", help=f"print the python{PYTHON_VERSION} that compiles bytecode"
     )
     parser.add_argument("--force", action="store_true", help="rebuild even when the build is current")
     parser.add_argument("--check", action="store_true", help="exit 1 when the build is missing or stale")
     args = parser.parse_args(argv)
     out = args.out or (HOST_OUT if args.host else DEFAULT_OUT)
+    if args.print_interpreter:
+        print(find_interpreter() or "")
+        return 0
     if args.check:
-        tag = stamp_data(out).get("bytecode") if args.bytecode else None
-        current = is_current(
-            out, args.requirements, host=args.host, bytecode=str(tag["python"]) if isinstance(tag, dict) else None
-        )
+        current = is_current(out, args.requirements, host=args.host, bytecode=not args.no_bytecode)
         print("current" if current else "stale")
         return 0 if current else 1
-    target = build(out, requirements=args.requirements, force=args.force, host=args.host, bytecode=args.bytecode)
+    target = build(out, requirements=args.requirements, force=args.force, host=args.host, bytecode=not args.no_bytecode)
     print(target)
     return 0
 

@@ -10,8 +10,10 @@ so only the first run downloads wheels.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import struct
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -43,6 +45,37 @@ def elf_machine(path: Path) -> int:
     return machine
 
 
+@functools.cache
+def runtime_magic() -> bytes | None:
+    """The .pyc magic number of the runtime's Python (None: no such interpreter here)."""
+    python = build_layer.find_interpreter()
+    if python is None:
+        return None
+    out = subprocess.run(
+        [python, "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return bytes.fromhex(out.stdout)
+
+
+def check_bytecode(folder: Path) -> int:
+    """Every .pyc is for the runtime's Python and unchecked-hash (PEP 552 flags 0b01: loaded
+    without reading the source's mtime); with no such interpreter here, there are none."""
+    pycs = list(folder.rglob("*.pyc"))
+    magic = runtime_magic()
+    if magic is None:
+        assert not pycs, "no python3.13 here, yet the artifact holds bytecode"
+        return 0
+    tag = f".cpython-{build_layer.PYTHON_VERSION.replace('.', '')}.pyc"
+    for pyc in pycs:
+        assert pyc.name.endswith(tag), pyc
+        header = pyc.read_bytes()[:8]
+        assert header[:4] == magic and struct.unpack("<I", header[4:])[0] == 0b01, pyc
+    sources = [p for p in folder.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(pycs) >= len(sources) > 0  # every module precompiled
+    return len(pycs)
+
+
 def check_layer(python_dir: Path) -> None:
     """Assertions shared by the layer build and sam build's output."""
     rust = python_dir / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so"
@@ -54,6 +87,7 @@ def check_layer(python_dir: Path) -> None:
         assert elf_machine(so) == EM_AARCH64, f"{so.relative_to(python_dir)} is not aarch64"
         assert "x86_64" not in so.name
     assert (python_dir / "aws_lambda_powertools").is_dir()
+    check_bytecode(python_dir)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +138,14 @@ def test_current_build_is_reused(layer: Path) -> None:
     assert stamp.stat().st_mtime_ns == before
 
 
+def test_layer_stamp_records_the_bytecode(layer: Path) -> None:
+    stamp = build_layer.stamp_data(layer.parent)
+    if runtime_magic() is None:
+        assert stamp["bytecode"] is None
+    else:
+        assert stamp["bytecode"] == {"python": build_layer.PYTHON_VERSION, "files": check_bytecode(layer)}
+
+
 def test_stale_stamp_means_rebuild(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("jmespath==1.0.1\n")
@@ -131,7 +173,7 @@ def test_sam_build_without_docker(layer: Path) -> None:
     build_dir = sam_build()
     function = build_dir / "AuthorizerFunction"
     assert (function / "authorizer" / "app.py").is_file()
-    assert not list(function.rglob("__pycache__"))
+    check_bytecode(function)  # precompiled for python3.13 (when present), never the host's .pyc
     assert not (function / "cryptography").exists()  # dependencies live in the layer only
     check_layer(build_dir / "DependenciesLayer" / "python")
     built = (build_dir / "template.yaml").read_text()

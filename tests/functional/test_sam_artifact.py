@@ -5,7 +5,8 @@ is the artifact: a module left out of the function's zip, a dependency missing f
 an import that only works because the project's venv is on the path, an environment
 (``events/env.json``) that does not select the embedded demo policy. So the test builds with
 ``sam build`` (the command ``make sam-build`` runs, no Docker) and runs the built handler in a
-FRESH interpreter (``-I -S``: no site-packages, no PYTHON* variables) whose ``sys.path`` holds only
+FRESH interpreter (``-I -S -B``: no site-packages, no PYTHON* variables, no bytecode written
+into the build, as on Lambda's read-only file system) whose ``sys.path`` holds only
 the stdlib, the built function folder and a host build of the layer's requirements
 (``make host-layer``: the real layer's binaries are aarch64 and cannot load here). The
 environment is what ``sam local invoke --env-vars events/env.json`` gives the function: the
@@ -153,7 +154,7 @@ def test_built_artifact_decides_every_sample_event_in_a_fresh_interpreter() -> N
     expected = json.loads((EVENTS / "expected.json").read_text())
     events = [str(EVENTS / name) for name in sorted(expected)]
     proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", CHILD, str(function), str(HOST_LAYER / "python"), json.dumps(events)],
+        [sys.executable, "-I", "-S", "-B", "-c", CHILD, str(function), str(HOST_LAYER / "python"), json.dumps(events)],
         capture_output=True, text=True, timeout=120, cwd=function, env=local_invoke_env(),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
