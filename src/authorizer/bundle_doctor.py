@@ -113,6 +113,10 @@ class DoctorReport:
         return out
 
 
+def _fail(code: str, message: str) -> Finding:
+    return Finding(Severity.FAIL, code, message)
+
+
 class DoctorInputError(ValueError):
     """An input that cannot be read as what it should be (the CLI's usage error, exit 2)."""
 
@@ -165,42 +169,28 @@ def _cert_findings(
     cert: x509.Certificate, at: dt.datetime, self_signed: bool, length: int | None, bundle: Sequence[x509.Certificate]
 ) -> list[Finding]:
     out: list[Finding] = []
-    if at > cert.not_valid_after_utc:
-        out.append(Finding(Severity.FAIL, "EXPIRED", f"expired at {cert.not_valid_after_utc.isoformat()}"))
+    not_after = cert.not_valid_after_utc
+    if at > not_after:
+        out.append(_fail("EXPIRED", f"expired at {not_after.isoformat()}"))
     elif at < cert.not_valid_before_utc:
-        out.append(Finding(Severity.FAIL, "NOT_YET_VALID", f"not valid before {cert.not_valid_before_utc.isoformat()}"))
-    elif cert.not_valid_after_utc - at <= dt.timedelta(days=EXPIRY_WARNING_DAYS):
-        days = (cert.not_valid_after_utc - at).days
-        out.append(Finding(Severity.WARN, "EXPIRING", f"expires in {days} day(s), at {cert.not_valid_after_utc}"))
+        out.append(_fail("NOT_YET_VALID", f"not valid before {cert.not_valid_before_utc.isoformat()}"))
+    elif not_after - at <= dt.timedelta(days=EXPIRY_WARNING_DAYS):
+        out.append(Finding(Severity.WARN, "EXPIRING", f"expires in {(not_after - at).days} day(s), at {not_after}"))
     problem = algorithm_problem(cert)
     if problem is not None:
-        out.append(Finding(Severity.FAIL, "WEAK_ALGORITHM", problem))
+        out.append(_fail("WEAK_ALGORITHM", problem))
     try:
         is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         is_ca = False
     if not is_ca:
-        out.append(
-            Finding(
-                Severity.FAIL,
-                "NOT_A_CA",
-                "basicConstraints CA:TRUE missing: a truststore holds CA certificates only (a leaf here "
-                "cannot issue the client certificates it is meant to trust)",
-            )
-        )
+        out.append(_fail("NOT_A_CA", "basicConstraints CA:TRUE missing: a truststore holds CA certificates only"))
     if length is None and not self_signed:
-        out.append(
-            Finding(
-                Severity.FAIL,
-                "UNCHAINED",
-                f"its issuer '{cert.issuer.rfc4514_string()}' is not in the bundle (or did not sign it): "
-                "add every certificate up to the root",
-            )
-        )
+        issuer = cert.issuer.rfc4514_string()
+        out.append(_fail("UNCHAINED", f"issuer '{issuer}' not in the bundle (or it did not sign this): add it"))
     elif length is not None and length + 1 > MAX_CHAIN_LENGTH:
         out.append(
-            Finding(
-                Severity.FAIL,
+            _fail(
                 "PATH_TOO_LONG",
                 f"{length} certificate(s) from it to the root: a client certificate it issues makes a path of "
                 f"{length + 1}, over API Gateway's {MAX_CHAIN_LENGTH}",
@@ -209,14 +199,8 @@ def _cert_findings(
     others = {o.issuer.rfc4514_string() for o in bundle if o is not cert and o.subject == cert.subject}
     others.discard(cert.issuer.rfc4514_string())
     if others:
-        out.append(
-            Finding(
-                Severity.FAIL,
-                "DUPLICATE_SUBJECT",
-                f"another certificate has the same subject from another issuer ({', '.join(sorted(others))}): "
-                "a path may be built through either; keep one",
-            )
-        )
+        names = ", ".join(sorted(others))
+        out.append(_fail("DUPLICATE_SUBJECT", f"same subject also issued by {names}: a path may go through either"))
     return out
 
 
@@ -241,9 +225,7 @@ def lint_bundle(data: bytes, at: dt.datetime, source: str = "truststore") -> Doc
         )
     bundle: list[Finding] = []
     if not any(roots):
-        bundle.append(
-            Finding(Severity.FAIL, "NO_ROOT", "no self-signed root certificate: the bundle must reach a root")
-        )
+        bundle.append(_fail("NO_ROOT", "no self-signed root certificate: the bundle must reach a root"))
     return DoctorReport(source, at.isoformat(), tuple(reports), tuple(bundle))
 
 
@@ -276,8 +258,7 @@ def _key_spki(data: bytes, what: str) -> bytes | Finding:
     try:
         return _spki(loader(data, password=None).public_key())
     except TypeError:  # "Password was not given but private key is encrypted"
-        return Finding(
-            Severity.FAIL,
+        return _fail(
             "KEY_ENCRYPTED",
             f"{what} is encrypted: compare its public key instead "
             f"(openssl pkey -in {what} -pubout > key.pub, asks for the passphrase) or decrypt a copy",
@@ -291,7 +272,7 @@ def _csr_spki(data: bytes, what: str) -> tuple[bytes, Finding | None]:
         csr = x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data)
     except ValueError:
         raise DoctorInputError(f"{what}: not a readable CSR (PEM or DER)") from None
-    bad = None if csr.is_signature_valid else Finding(Severity.FAIL, "CSR_SIGNATURE", f"{what}: signature invalid")
+    bad = None if csr.is_signature_valid else _fail("CSR_SIGNATURE", f"{what}: signature invalid")
     return _spki(csr.public_key()), bad
 
 
@@ -318,7 +299,7 @@ def match_keys(cert: bytes | None, key: bytes | None, csr: bytes | None, names: 
     if len(groups) > 1:
         sha = {n: hashlib.sha256(s).hexdigest()[:16] for n, s in spkis.items()}
         listing = ", ".join(f"{n} {sha[n]}" for n in spkis)
-        found.append(Finding(Severity.FAIL, "KEY_MISMATCH", f"different public keys (SPKI sha256: {listing})"))
+        found.append(_fail("KEY_MISMATCH", f"different public keys (SPKI sha256: {listing})"))
     return found
 
 
@@ -337,7 +318,7 @@ def doctor(
     client = check_client(bundle, cert, at, names[0]) if cert is not None else None
     keys: list[Finding] = []
     if client is not None and not client["allowed"]:
-        keys.append(Finding(Severity.FAIL, "CERT_REFUSED", f"{client['reason']}: {client['detail']}"))
+        keys.append(_fail("CERT_REFUSED", f"{client['reason']}: {client['detail']}"))
     if key is not None or csr is not None:
         keys.extend(match_keys(cert, key, csr, names))
     notes: tuple[str, ...] = ()
