@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from .certificate import ClientCertificate
-from .chain import MAX_CHAIN_LENGTH, ChainValidator, TrustStore, algorithm_problem
 from .reasons import AuthorizerError
+from .validation import MAX_CHAIN_LENGTH, ChainValidator, TrustStore, algorithm_problem
 
 #: A CA expiring within this many days is reported (a warning: it still works today).
 EXPIRY_WARNING_DAYS = 30
