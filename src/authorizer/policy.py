@@ -50,6 +50,7 @@ from .certificate import PARSE_ERRORS, ClientCertificate
 from .dn import DNKey, DNSyntaxError, attribute_values, fold, format_key, name_key, parse_dn
 from .reasons import AuthorizerError, ConfigError, Reason
 from .routes import VERBS, RouteRule
+from .wildcard import Wildcard
 
 __all__ = [
     "VERBS",
@@ -173,16 +174,14 @@ class Pattern:
 
     text: str
     exact: str | None = None
-    regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: Matched in time linear in the value (never a backtracking regex: the value is the client's).
+    wildcard: Wildcard | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def compile(cls, text: str, separators: str) -> Pattern:
         if "*" not in text:
             return cls(text, exact=text)
-        one = f"[^{re.escape(separators)}]+" if separators else ".+"
-        parts = re.split(r"(\*\*|\*)", text)
-        body = "".join(".+" if p == "**" else one if p == "*" else re.escape(p) for p in parts)
-        return cls(text, regex=re.compile(body, re.DOTALL))
+        return cls(text, wildcard=Wildcard(text, separators))
 
     @property
     def prefix(self) -> str:
@@ -197,10 +196,10 @@ class Pattern:
     def fits(self, values: Iterable[str]) -> bool:
         if self.exact is not None:
             return self.exact in values
-        assert self.regex is not None
-        match = self.regex.fullmatch
+        assert self.wildcard is not None
+        match = self.wildcard.fullmatch
         for v in values:  # noqa: SIM110 - a loop is cheaper than any() and its generator here
-            if match(v) is not None:
+            if match(v):
                 return True
         return False
 
