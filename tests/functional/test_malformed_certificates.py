@@ -122,3 +122,18 @@ def test_a_negative_serial_is_refused_and_its_event_fields_still_build(pki) -> N
         rt = Runtime(str(_policy(Path(pki["dir"]), pki)))
         outcome = handle(make_event(pem_block(negative)), rt, NOW)
     assert outcome.decision.reason not in (Reason.INTERNAL_ERROR, Reason.ALLOWED), outcome.decision.detail
+
+
+def test_verify_with_a_malformed_intermediate_or_truststore_certificate(pki, tmp_path: Path) -> None:
+    """Certificates beside the leaf (sent intermediates, truststore files) are read by path
+    building, where an undecodable name used to surface as a traceback."""
+    bad = pem_block(pki["bad"]["CN as a BIT STRING (TypeError)"])
+    (tmp_path / "truststore.pem").write_bytes(pki["issuing"].cert_pem + pki["root"].cert_pem)
+    (tmp_path / "sent.pem").write_text(pki["leaf"].cert_pem.decode() + bad)
+    (tmp_path / "bad-truststore.pem").write_text(pki["root"].cert_pem.decode() + bad)
+    (tmp_path / "leaf.pem").write_bytes(pki["leaf"].cert_pem)
+    sent = _cli("verify", str(tmp_path / "sent.pem"), "--trust-store", str(tmp_path / "truststore.pem"), "--at", AT)
+    assert sent.returncode == 1 and "REFUSED: CERT_MALFORMED" in sent.stdout, sent.stdout + sent.stderr
+    store = _cli("verify", str(tmp_path / "leaf.pem"), "--trust-store", str(tmp_path / "bad-truststore.pem"))
+    assert store.returncode == 2 and "does not parse" in store.stderr, store.stdout + store.stderr
+    assert "Traceback" not in sent.stderr + store.stderr
