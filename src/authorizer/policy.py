@@ -39,6 +39,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cryptography import x509
@@ -87,9 +88,6 @@ class CertFacts:
     """
 
     fingerprint: str
-    #: ``fingerprint`` and the SHA-256 of every other encoding of the same signed certificate
-    #: (an ECDSA signature's ``(r, n - s)`` twin): what ``cert_sha256`` rules compare against.
-    fingerprints: frozenset[str]
     subject: DNKey
     issuer: DNKey
     serial: int
@@ -97,6 +95,15 @@ class CertFacts:
     dns: tuple[str, ...]
     uris: tuple[str, ...]
     emails: tuple[str, ...]
+    der: bytes = field(compare=False, repr=False)
+    ecdsa_signed: bool = field(compare=False, repr=False)
+
+    @cached_property
+    def fingerprints(self) -> frozenset[str]:
+        """``fingerprint`` and the SHA-256 of every other encoding of the same signed certificate
+        (an ECDSA signature's ``(r, n - s)`` twin): what ``cert_sha256`` rules compare against.
+        Computed on first use, so only when a rule has a ``cert_sha256``."""
+        return equivalent_fingerprints(CertificateDer(self.der), self.ecdsa_signed) | {self.fingerprint}
 
 
 _FACTS: dict[str, CertFacts] = {}
@@ -110,7 +117,7 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     facts = _FACTS.get(fp)
     if facts is None:
         try:
-            facts = _compute_facts(fp, cert.fingerprints, cert.cert)
+            facts = _compute_facts(fp, cert)
         except PARSE_ERRORS as exc:  # cryptography parses names and extensions lazily
             raise AuthorizerError(Reason.CERT_MALFORMED, f"names or SANs do not parse: {str(exc)[:200]}") from None
         with _FACTS_LOCK:
@@ -120,7 +127,8 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     return facts
 
 
-def _compute_facts(fp: str, fps: frozenset[str], cert: x509.Certificate) -> CertFacts:
+def _compute_facts(fp: str, leaf: ClientCertificate) -> CertFacts:
+    cert = leaf.cert
     subject = name_key(cert.subject)
     dns: list[str] = []
     uris: list[str] = []
@@ -135,7 +143,6 @@ def _compute_facts(fp: str, fps: frozenset[str], cert: x509.Certificate) -> Cert
         emails = [_fold_email(v) for v in sans.get_values_for_type(x509.RFC822Name)]
     return CertFacts(
         fingerprint=fp,
-        fingerprints=fps,
         subject=subject,
         issuer=name_key(cert.issuer),
         serial=cert.serial_number,
@@ -143,6 +150,8 @@ def _compute_facts(fp: str, fps: frozenset[str], cert: x509.Certificate) -> Cert
         dns=tuple(dns),
         uris=tuple(uris),
         emails=tuple(emails),
+        der=leaf.der,
+        ecdsa_signed=leaf.is_ecdsa_signed,
     )
 
 
