@@ -270,7 +270,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if err is not None:
                 raise err
         if config is not None:
-            config.access.evaluate(path.leaf, path.issuer, None, None)
+            config.access.evaluate(path.leaf, path.issuer, None, None, path.policies)
     except AuthorizerError as exc:
         for attr in ("step", "cert"):
             if getattr(exc, attr, ""):
@@ -548,7 +548,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 raise error
         else:
             step("revocation", "not checked (no 'revocation' section)")
-        grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path)
+        grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path, path.policies)
         step(
             "access", f"principal {grant.principal_id}" + (f", client {grant.client_name}" if grant.client_name else "")
         )

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import re
 import threading
@@ -65,7 +66,17 @@ __all__ = [
     "cert_facts",
 ]
 
-MATCH_KEYS = ("subject", "subject_cn", "san_dns", "san_uri", "san_email", "issuer", "serial", "cert_sha256")
+MATCH_KEYS = (
+    "subject",
+    "subject_cn",
+    "san_dns",
+    "san_uri",
+    "san_email",
+    "issuer",
+    "serial",
+    "cert_sha256",
+    "policy",
+)
 _NOTE_KEYS = ("comment", "description")
 _CLIENT_KEYS = ("name", "match", "routes", *_NOTE_KEYS)
 _DENY_KEYS = ("name", "match", *_NOTE_KEYS)
@@ -97,6 +108,9 @@ class CertFacts:
     emails: tuple[str, ...]
     der: bytes = field(compare=False, repr=False)
     ecdsa_signed: bool = field(compare=False, repr=False)
+    #: The verified path's valid certificate policies (RFC 5280 §6.1.5(g)): a property of the
+    #: path, not of the certificate, so set per decision and only when a rule matches on one.
+    policies: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @cached_property
     def fingerprints(self) -> frozenset[str]:
@@ -225,10 +239,15 @@ class Match:
     issuer: DNKey | None = None
     serial: int | None = None
     cert_sha256: str | None = None
+    #: A certificate policy OID the verified path must carry. anyPolicy in the path does not
+    #: stand in for it: to accept anyPolicy paths for an OID, ask for that OID in
+    #: ``validation.policies.acceptable`` (RFC 5280 §6.1.5(g) then names it).
+    policy: str | None = None
 
     def fits(self, f: CertFacts) -> bool:
         return (
             (self.cert_sha256 is None or self.cert_sha256 in f.fingerprints)
+            and (self.policy is None or self.policy in f.policies)
             and (self.issuer is None or self.issuer == f.issuer)
             and (self.serial is None or self.serial == f.serial)
             and (self.subject is None or self.subject == f.subject)
@@ -252,6 +271,8 @@ class Match:
             out.append(f"serial={self.serial:#x}")
         if self.cert_sha256 is not None:
             out.append(f"cert_sha256={self.cert_sha256[:16]}...")
+        if self.policy is not None:
+            out.append(f"policy={self.policy}")
         return " ".join(out)
 
     @classmethod
@@ -278,7 +299,17 @@ class Match:
             issuer=_dn(raw, "issuer", path),
             serial=_serial(raw["serial"], f"{path}.serial") if "serial" in raw else None,
             cert_sha256=_sha256_hex(raw["cert_sha256"], f"{path}.cert_sha256") if "cert_sha256" in raw else None,
+            policy=_policy_oid(raw["policy"], f"{path}.policy") if "policy" in raw else None,
         )
+
+
+_OID = re.compile(r"[0-2](?:\.(?:0|[1-9][0-9]{0,17})){1,63}")
+
+
+def _policy_oid(raw: Any, path: str) -> str:
+    if not isinstance(raw, str) or not _OID.fullmatch(raw):
+        raise ConfigError(path, f'expected a certificate policy OID such as "1.3.6.1.4.1.99.1", got {raw!r}')
+    return raw
 
 
 def _string(raw: Any, path: str) -> str:
@@ -639,6 +670,7 @@ class AccessPolicy:
     clients: tuple[Client, ...] | None = None
     _deny_matches: tuple[Match, ...] = field(init=False, repr=False, compare=False, default=())
     _deny_index: _Index = field(init=False, repr=False, compare=False)
+    _by_policy: bool = field(init=False, repr=False, compare=False, default=False)
     _client_matches: tuple[Match, ...] = field(init=False, repr=False, compare=False, default=())
     _client_index: _Index = field(init=False, repr=False, compare=False)
 
@@ -649,6 +681,8 @@ class AccessPolicy:
         object.__setattr__(self, "_deny_index", _Index.build(deny_matches))
         object.__setattr__(self, "_client_matches", client_matches)
         object.__setattr__(self, "_client_index", _Index.build(client_matches))
+        uses_policy = any(m.policy is not None for m in (*deny_matches, *client_matches))
+        object.__setattr__(self, "_by_policy", uses_policy)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> AccessPolicy:
@@ -670,6 +704,7 @@ class AccessPolicy:
         issuer: x509.Certificate | None,
         verb: str | None,
         request_path: str | None,
+        policies: Iterable[str] = (),
     ) -> Grant:
         """Decide for one request. ``issuer`` must be the leaf's direct issuer from the *verified*
         chain (``chain[1]``); it is what pinning checks.
@@ -687,6 +722,8 @@ class AccessPolicy:
                 principal_id=cert.subject or f"sha256:{cert.fingerprint_sha256}", client_name=None, routes=None
             )
         facts = cert_facts(cert)
+        if self._by_policy:
+            facts = dataclasses.replace(facts, policies=frozenset(policies))
         if self.deny:
             hit = self._deny_index.first(self._deny_matches, facts)
             if hit is not None:
