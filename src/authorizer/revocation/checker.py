@@ -425,7 +425,12 @@ class RevocationChecker:
             except CrlUnavailable as exc:
                 problems.append(f"{uri}: {exc.detail}")
                 continue
-            verdict = index.verdict(cert, issuer, at, self.skew)
+            try:
+                verdict = index.verdict(cert, issuer, at, self.skew)
+            except Exception as exc:  # a bug or a parser surprise disqualifies this source only
+                log.exception("CRL %s could not be applied", uri)
+                problems.append(f"{uri}: internal error applying the CRL ({type(exc).__name__})")
+                continue
             if not verdict.usable:
                 if verdict.detail != "CRL names another issuer" or uri not in self.config.crl.urls:
                     problems.append(f"{uri}: {verdict.detail}")

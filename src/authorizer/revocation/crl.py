@@ -58,7 +58,9 @@ KNOWN_CRL_EXTENSIONS = frozenset(
 
 
 class CrlError(ValueError):
-    """The bytes are not a CRL."""
+    """The bytes are not a CRL, or not one this code can read. Every parser failure of
+    ``cryptography`` (``InvalidVersion``, ``DuplicateExtension``, ``ValueError``, ``TypeError``,
+    ``OverflowError`` ...) becomes this, so that it disqualifies one source and no more."""
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,22 @@ def tbs_bytes(der: bytes) -> bytes:
 
 def load_crl(data: bytes) -> x509.CertificateRevocationList:
     """PEM or DER, decided by content."""
+    der = crl_der(data)
     try:
-        return x509.load_der_x509_crl(crl_der(data))
-    except ValueError as exc:
-        raise CrlError(f"not a CRL: {exc}") from None
+        return x509.load_der_x509_crl(der)
+    except Exception as exc:  # InvalidVersion, DuplicateExtension, ValueError ...: all "not a CRL"
+        raise CrlError(f"not a CRL: {_why(exc)}") from None
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def not_after(limit: dt.datetime, at: dt.datetime, skew: dt.timedelta) -> bool:
+    """``at > limit + skew`` without computing ``limit + skew``: a GeneralizedTime of
+    9999-12-31T23:59:59Z is a valid date, and adding a skew to it overflows ``datetime``."""
+    return at - skew > limit
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -148,11 +162,13 @@ class CrlIndex:
     def from_bytes(cls, data: bytes, source: str) -> CrlIndex:
         """Index a PEM or DER CRL; raises CrlError when it is not one."""
         der = crl_der(data)
+        crl = load_crl(der)
         try:
-            crl = x509.load_der_x509_crl(der)
-        except ValueError as exc:
-            raise CrlError(f"not a CRL: {exc}") from None
-        return cls.from_crl(crl, source, tbs=tbs_bytes(der))
+            return cls.from_crl(crl, source, tbs=tbs_bytes(der))
+        except CrlError:
+            raise
+        except Exception as exc:  # any parser failure disqualifies this CRL only
+            raise CrlError(f"malformed CRL: {_why(exc)}") from None
 
     @classmethod
     def from_crl(cls, crl: x509.CertificateRevocationList, source: str, *, tbs: bytes | None = None) -> CrlIndex:
@@ -168,8 +184,8 @@ class CrlIndex:
             this_update = crl.last_update_utc
             next_update = crl.next_update_utc
             issuer = crl.issuer
-        except ValueError as exc:
-            raise CrlError(f"malformed CRL: {exc}") from None
+        except Exception as exc:  # DuplicateExtension, ValueError, OverflowError ...
+            raise CrlError(f"malformed CRL: {_why(exc)}") from None
         for ext in extensions:
             if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
                 delta = True
@@ -184,8 +200,8 @@ class CrlIndex:
                 unusable = unusable or f"unknown critical CRL extension {ext.oid.dotted_string}"
         try:
             serials, critical = _index(crl, tbs, delta=delta)
-        except (ValueError, DerError) as exc:
-            raise CrlError(f"malformed revoked entries: {exc}") from None
+        except Exception as exc:  # DerError, DuplicateExtension, ValueError ...
+            raise CrlError(f"malformed revoked entries: {_why(exc)}") from None
         if critical:
             unusable = unusable or "a critical CRL entry extension (indirect CRL or unknown) is not supported"
         return cls(source, issuer, this_update, next_update, serials, idp, unusable, _SignedPart.of(crl, tbs), delta)
@@ -246,11 +262,11 @@ class CrlIndex:
 
     def is_current(self, at: dt.datetime, skew: dt.timedelta) -> str | None:
         """Why the CRL is not current at ``at``, or None."""
-        if self.this_update - skew > at:
+        if self.this_update > at + skew:
             return f"CRL thisUpdate {self.this_update:%Y-%m-%dT%H:%M:%SZ} is in the future"
         if self.next_update is None:
             return "CRL has no nextUpdate"
-        if at > self.next_update + skew:
+        if not_after(self.next_update, at, skew):
             return f"CRL expired at {self.next_update:%Y-%m-%dT%H:%M:%SZ}"
         return None
 
