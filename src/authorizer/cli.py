@@ -74,7 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a CRL (PEM or DER); with --crl these are the only revocation sources",
     )
     v.add_argument("--online", action="store_true", help="check revocation with the certificates' own CDP and AIA")
-    v.add_argument("--json", action="store_true", help='print {"decision", "reason", "detail", "chain"}')
+    v.add_argument(
+        "--max-chain-length",
+        type=int,
+        metavar="N",
+        help="most certificates from leaf to root (default 4, API Gateway's limit, or the policy's)",
+    )
+    _policy_arguments(v)
+    v.add_argument("--json", action="store_true", help='print {"decision", "reason", "detail", "chain", ...}')
     v.set_defaults(func=cmd_verify)
 
     i = sub.add_parser("invoke", help="run the real Lambda handler on an event, as sam local invoke would")
@@ -99,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--at", metavar="ISO8601", help="decision time (default: now)")
     g.add_argument("--method", default="GET", help="with a certificate: the request's method")
     g.add_argument("--path", default="/", help="with a certificate: the request's path")
+    _policy_arguments(g)
     g.set_defaults(func=cmd_doctor)
 
     from .serve import add_serve_arguments
@@ -138,6 +146,35 @@ def _certs_in(data: bytes) -> list[Any]:
         return []
 
 
+def _policy_arguments(p: argparse.ArgumentParser) -> None:
+    """RFC 5280 §6.1.1's policy inputs (the policy document's ``validation.policies``)."""
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="OID",
+        help="an acceptable certificate policy (repeatable; default: any policy)",
+    )
+    p.add_argument("--require-explicit-policy", action="store_true", help="the path must carry an acceptable policy")
+    p.add_argument("--inhibit-policy-mapping", action="store_true", help="policy mappings are not honoured")
+    p.add_argument("--inhibit-any-policy", action="store_true", help="anyPolicy in a CA certificate is not honoured")
+
+
+def _policy_inputs(args: argparse.Namespace, default: Any) -> Any:
+    """The policy inputs: the command line's where it says any, else ``default``."""
+    from .validation import PolicyInputs
+
+    if not (args.policy or args.require_explicit_policy or args.inhibit_policy_mapping or args.inhibit_any_policy):
+        return default
+    base = default or PolicyInputs()
+    return PolicyInputs(
+        frozenset(args.policy) if args.policy else base.acceptable,
+        require_explicit=args.require_explicit_policy or base.require_explicit,
+        inhibit_mapping=args.inhibit_policy_mapping or base.inhibit_mapping,
+        inhibit_any=args.inhibit_any_policy or base.inhibit_any,
+    )
+
+
 def _parse_time(text: str | None) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.UTC)
@@ -150,8 +187,8 @@ def _parse_time(text: str | None) -> dt.datetime:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .certificate import ClientCertificate
-    from .chain import ChainValidator, EkuMode, TrustStore, is_self_signed
     from .reasons import AuthorizerError, Reason
+    from .validation import MAX_CHAIN_LENGTH, ChainValidator, EkuMode, TrustStore, is_self_signed
 
     at = _parse_time(args.at)
     leaf_data = _read(args.leaf)
@@ -181,19 +218,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError("the trust files hold no trust anchor (no self-signed certificate; use --trust-anchor)")
 
     eku = EkuMode(args.eku) if args.eku else (config.validation.eku if config else EkuMode.CLIENT_AUTH)
-    max_len = config.validation.max_chain_length if config else 4
+    max_len = args.max_chain_length or (config.validation.max_chain_length if config else MAX_CHAIN_LENGTH)
+    if not 1 <= max_len <= 16:
+        raise UsageError("--max-chain-length: expected 1 to 16")
     validator = ChainValidator(
-        TrustStore.from_certs(anchors, intermediates), eku=eku, max_chain_length=max_len, cache_size=0
+        TrustStore.from_certs(anchors, intermediates),
+        eku=eku,
+        max_chain_length=max_len,
+        policies=_policy_inputs(args, config.validation.policies if config else None),
+        cache_size=0,
     )
 
     checker = _revocation_checker(args, config)  # before any verdict: a bad --crl file is a usage error
     chain_names: list[str] = []
+    extra: dict[str, Any] = {}
     certs = _certs_in(leaf_data)
     try:
         if not certs:
             raise AuthorizerError(Reason.CERT_MALFORMED, f"{args.leaf} holds no certificate")
         path = validator.validate(ClientCertificate(certs[0]), at, certs[1:])
         chain_names = path.describe()
+        extra["policies"] = list(path.policies)
         if checker is not None:
             outcome = checker.check(path.chain, at)
             on_unknown = "deny"
@@ -205,11 +250,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if config is not None:
             config.access.evaluate(path.leaf, path.issuer, None, None)
     except AuthorizerError as exc:
-        return _verdict(args, False, exc.reason.value, exc.detail, chain_names)
+        for attr in ("step", "cert"):
+            if getattr(exc, attr, ""):
+                extra[attr if attr == "step" else "certificate"] = getattr(exc, attr)
+        return _verdict(args, False, exc.reason.value, exc.detail, chain_names, extra)
     finally:
         if checker is not None:
             checker.close()
-    return _verdict(args, True, Reason.ALLOWED.value, "", chain_names)
+    return _verdict(args, True, Reason.ALLOWED.value, "", chain_names, extra)
 
 
 def _revocation_checker(args: argparse.Namespace, config: Any) -> Any:
@@ -230,7 +278,9 @@ def _revocation_checker(args: argparse.Namespace, config: Any) -> Any:
     return None
 
 
-def _verdict(args: argparse.Namespace, allowed: bool, reason: str, detail: str, chain: list[str]) -> int:
+def _verdict(
+    args: argparse.Namespace, allowed: bool, reason: str, detail: str, chain: list[str], extra: dict[str, Any]
+) -> int:
     if args.json:
         print(
             json.dumps(
@@ -239,6 +289,7 @@ def _verdict(args: argparse.Namespace, allowed: bool, reason: str, detail: str, 
                     "reason": reason,
                     "detail": detail,
                     "chain": chain,
+                    **extra,
                 }
             )
         )
@@ -246,6 +297,8 @@ def _verdict(args: argparse.Namespace, allowed: bool, reason: str, detail: str, 
         print(f"{'ACCEPTED' if allowed else 'REFUSED'}: {reason}" + (f" - {detail}" if detail else ""))
         for depth, name in enumerate(chain):
             print(f"  {depth}: {name}")
+        if extra.get("policies"):
+            print(f"  policies: {', '.join(extra['policies'])}")
     return EXIT_OK if allowed else EXIT_REFUSED
 
 
@@ -266,9 +319,9 @@ def _load_config(uri: str) -> Any:
 
 
 def _load_truststore(uri: str, version: str | None) -> Any:
-    from .chain import TrustStore
     from .reasons import AuthorizerError
     from .sources.blob import Fetchers
+    from .validation import TrustStore
 
     try:
         blob = Fetchers().fetch(uri, version=version)
@@ -279,11 +332,11 @@ def _load_truststore(uri: str, version: str | None) -> Any:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .chain import TrustStore
     from .config import PolicyConfig
     from .reasons import AuthorizerError
     from .runtime import config_uri_from_env
     from .sources.blob import Fetchers
+    from .validation import TrustStore
 
     uri = args.uri or config_uri_from_env()
     fetchers = Fetchers()
@@ -304,8 +357,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except (AuthorizerError, ValueError) as exc:
         print(f"INVALID {uri}\n  truststore.uri: {getattr(exc, 'detail', exc)}")
         return EXIT_REFUSED
+    from .validation.hygiene import hygiene_notes
+
+    notes = [
+        f"note: {cert.subject.rfc4514_string()}: {note} (admitted; worth fixing at the CA)"
+        for cert in (*ts.anchors, *ts.intermediates)
+        for note in hygiene_notes(cert)
+    ]
     print(f"VALID {uri}")
-    for line in [*config.summary(), ts_line, *problems]:
+    for line in [*config.summary(), ts_line, *problems, *notes]:
         print(f"  {line}")
     return EXIT_OK
 
@@ -381,6 +441,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from .reasons import HINTS, AuthorizerError, Reason
     from .request import parse_event
     from .runtime import Runtime, config_uri_from_env
+    from .validation.hygiene import hygiene_notes
 
     data = _read(args.input)
     at = _parse_time(args.at)
@@ -401,7 +462,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"{name:<12} {text}")
 
     def refuse(exc: AuthorizerError) -> int:
-        print(f"\nDENY {exc.reason.value}: {exc.detail}\nhint: {HINTS[exc.reason]}")
+        failed = getattr(exc, "step", "")
+        where = f"\nfailed at: step '{failed}' (RFC 5280 §6.1 or a product rule) on {exc.cert}" if failed else ""  # type: ignore[attr-defined]
+        print(f"\nDENY {exc.reason.value}: {exc.detail}{where}\nhint: {HINTS[exc.reason]}")
         return EXIT_REFUSED
 
     uri = args.config or config_uri_from_env()
@@ -421,8 +484,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         step("", f"valid {leaf.not_before.isoformat()} .. {leaf.not_after.isoformat()}")
         step("", f"key {type(cert.public_key()).__name__}, signature {cert.signature_algorithm_oid._name}")
         step("", f"SANs {', '.join(leaf.sans) or '(none)'}, sha256 {leaf.fingerprint_sha256}")
-        path = deps.validator.validate(leaf, at)
+        validator = deps.validator
+        policies = _policy_inputs(args, None)
+        if policies is not None:
+            from .validation import ChainValidator
+
+            validator = ChainValidator(
+                validator.truststore,
+                eku=validator.eku,
+                max_chain_length=validator.max_chain_length,
+                policies=policies,
+                cache_size=0,
+            )
+        step("", f"policies asked: {validator.policies.describe()}")
+        for note in hygiene_notes(cert):
+            step("", f"note: {note} (admitted; worth fixing at the CA)")
+        path = validator.validate(leaf, at)
         step("chain", " <- ".join(path.describe()))
+        step("", f"valid policies: {', '.join(path.policies) or '(none)'}")
+        for ca in path.chain[1:]:
+            for note in hygiene_notes(ca):
+                step("", f"note on {ca.subject.rfc4514_string()}: {note}")
         if deps.revocation is not None and deps.config.revocation is not None:
             outcome = deps.revocation.check(path.chain, at)
             step("revocation", outcome.status.name)

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .chain import ChainValidator, TrustStore
 from .config import Http2Response, PolicyConfig
 from .pipeline import Dependencies
 from .reasons import AuthorizerError, ConfigError
 from .sources.blob import BlobFetcher, CachedBlob, Fetchers, FileFetcher, S3Fetcher
+from .validation import ChainValidator, TrustStore
 
 if TYPE_CHECKING:
     from .revocation.checker import RevocationChecker
@@ -143,8 +143,11 @@ class Runtime:
             or v.truststore.id != truststore.id
             or v.eku is not settings.eku
             or v.max_chain_length != settings.max_chain_length
+            or v.policies != settings.policies
         ):
-            v = ChainValidator(truststore, eku=settings.eku, max_chain_length=settings.max_chain_length)
+            v = ChainValidator(
+                truststore, eku=settings.eku, max_chain_length=settings.max_chain_length, policies=settings.policies
+            )
             self._validator = v
         return v
 
