@@ -28,6 +28,16 @@ EXCEPTIONS: dict[str, Refused] = {
     # 4.1.5 Valid DSA Parameter Inheritance Test5: the end entity's DSA key inherits its
     # parameters (an SPKI without parameters, which cryptography cannot even parse).
     "40105": Refused(DSA, Reason.CERT_MALFORMED),
+    # 4.6.8 / 4.6.14 Valid pathLenConstraint Test8 / Test14: the "end entity" is a CA
+    # certificate (PKITS checks that pathLenConstraint 0 still allows a CA below it).
+    "40608": Refused(CA_CLIENT, Reason.CHAIN_INVALID),
+    "40614": Refused(CA_CLIENT, Reason.CHAIN_INVALID),
+    # 4.8.6 Overlapping Policies Test6 (both variants of the case): the end entity is a CA.
+    "40806": Refused(CA_CLIENT, Reason.CHAIN_INVALID),
+    # 4.14.11 Invalid onlyContainsUserCerts CRL Test11: the end entity is a CA certificate
+    # (PKITS expects REVOCATION_UNKNOWN because the CRL only covers end entities; the chain
+    # stage refuses it first).
+    "41411": Refused(CA_CLIENT, Reason.CHAIN_INVALID),
     # 4.14.13 Valid onlyContainsCACerts CRL Test13: the "end entity" is a CA certificate.
     "41413": Refused(CA_CLIENT, Reason.CHAIN_INVALID),
 }

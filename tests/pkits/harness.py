@@ -9,9 +9,6 @@
   every certificate below the anchor covered (``verify --crl``), CRL signers other than the
   issuer validated by the same validator's ``validate_signer`` to the same anchor.
 
-Until ``authorizer.validation`` is on this branch, :mod:`.interim` stands in for the chain
-(names and signatures only) and only the revocation sections run (see ``INTERIM_SECTIONS``).
-
 ``python -m tests.pkits.harness`` prints the pass counts per section.
 """
 
@@ -21,31 +18,23 @@ import base64
 import datetime as dt
 import logging
 import sys
+import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography import x509
 
 from authorizer.certificate import parse_pem_certificate
 from authorizer.reasons import AuthorizerError, Reason
 from authorizer.revocation.checker import RevocationChecker
+from authorizer.validation import ANY_POLICY, ChainValidator, PolicyInputs, TrustStore
 
-from . import interim
 from .cases import ANCHOR, ANCHOR_CRL, Case, Stage, available, cert_der, crl_der, load_cases, load_cert
 from .exceptions import EXCEPTIONS
 
 AT = dt.datetime(2022, 5, 1, tzinfo=dt.UTC)
 MAX_CHAIN_LENGTH = 16
-#: Sections whose paths are valid apart from revocation: meaningful with the interim builder.
-INTERIM_SECTIONS = frozenset({"4.4", "4.14", "4.15"})
-
-try:  # the lead's RFC 5280 6.1 validator (issue 8); absent until it is merged from main
-    import authorizer.validation as validation
-except ImportError:  # pragma: no cover - depends on the branch
-    validation = None  # type: ignore[assignment]
-
-HAVE_VALIDATOR = validation is not None
 
 
 @dataclass(frozen=True)
@@ -59,17 +48,6 @@ class Outcome:
         return f"{self.stage.value} {self.reason.value if self.reason else ''} {self.detail}".strip()
 
 
-def applicable(case: Case) -> str | None:
-    """Why ``case`` cannot run on this branch yet, or None."""
-    if HAVE_VALIDATOR:
-        return None
-    if case.section not in INTERIM_SECTIONS:
-        return "needs authorizer.validation (the lead's path validator, not merged yet)"
-    if case.id in EXCEPTIONS:
-        return "product rule enforced by authorizer.validation (not merged yet)"
-    return None
-
-
 def _maybe_cert(name: str) -> x509.Certificate | None:
     try:
         return load_cert(name)
@@ -77,43 +55,38 @@ def _maybe_cert(name: str) -> x509.Certificate | None:
         return None  # e.g. a DSA key without parameters: cryptography cannot parse it
 
 
-def _validator(anchor: x509.Certificate, case: Case) -> Any:
-    v = validation
-    assert v is not None
+def _validator(anchor: x509.Certificate, case: Case) -> ChainValidator:
     p = case.params
-    acceptable = frozenset(
-        v.ANY_POLICY if o == "any_policy" else str(o)
-        for o in p.get("user_initial_policy_set", [v.ANY_POLICY])  # type: ignore[union-attr]
-    )
-    policies = v.PolicyInputs(
-        acceptable=acceptable,
+    wanted = p.get("user_initial_policy_set", [ANY_POLICY])
+    assert isinstance(wanted, list)
+    policies = PolicyInputs(
+        acceptable=frozenset(ANY_POLICY if o == "any_policy" else str(o) for o in wanted),
         require_explicit=bool(p.get("initial_explicit_policy", False)),
         inhibit_mapping=bool(p.get("initial_policy_mapping_inhibit", False)),
         inhibit_any=bool(p.get("initial_any_policy_inhibit", False)),
     )
-    store = v.TrustStore.from_certs([anchor], [])
-    return v.ChainValidator(store, max_chain_length=MAX_CHAIN_LENGTH, policies=policies)
+    store = TrustStore.from_certs([anchor], [])
+    return ChainValidator(store, max_chain_length=MAX_CHAIN_LENGTH, policies=policies)
 
 
 def run(case: Case) -> Outcome:
     anchor = load_cert(ANCHOR)
     others = [c for c in (_maybe_cert(n) for n in case.other_certs) if c is not None]
     pem = "-----BEGIN CERTIFICATE-----\n" + _b64(case.cert) + "\n-----END CERTIFICATE-----\n"
+    validator = _validator(anchor, case)
     try:
         leaf = parse_pem_certificate(pem)
-        if HAVE_VALIDATOR:
-            validator = _validator(anchor, case)
-            chain = list(validator.validate(leaf, AT, others).chain)
-
-            def signer_validator(cert: x509.Certificate, pool: Any, at: dt.datetime) -> list[x509.Certificate]:
-                return list(validator.validate_signer(cert, at, pool).chain)
-        else:
-            chain = interim.build_path(leaf.cert, others, anchor)
-            signer_validator = interim.signer_validator(anchor)
+        chain = list(validator.validate(leaf, AT, others).chain)
     except AuthorizerError as exc:
         return Outcome(Stage.CHAIN, exc.reason, exc.detail)
     if not case.revocation:
         return Outcome(Stage.ALLOW, None, "chain valid (revocation not part of this case)", len(chain))
+
+    def signer_validator(
+        cert: x509.Certificate, pool: Sequence[x509.Certificate], at: dt.datetime
+    ) -> Sequence[x509.Certificate]:
+        return validator.validate_signer(cert, at, pool).chain
+
     crls = [(name, crl_der(name)) for name in (ANCHOR_CRL, *case.crls)]
     checker = RevocationChecker.from_crl_bytes(
         crls, scope="chain", signer_validator=signer_validator, signer_pool=[*others, anchor]
@@ -160,27 +133,23 @@ def main() -> int:
         print("PKITS cache absent: run `make pkits`", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.ERROR)  # the checker's warnings are the cases' details
+    warnings.filterwarnings("ignore", "Parsed a serial number")  # PKITS 4.4.14/15: negative serials
     totals: Counter[str] = Counter()
     per_section: dict[str, Counter[str]] = {}
     failures: list[str] = []
     for case in load_cases():
         section = per_section.setdefault(case.section, Counter())
-        why = applicable(case)
-        if why is not None:
-            section["skipped"] += 1
-            totals["skipped"] += 1
-            continue
         ok, got = judge(case)
         key = "passed" if ok else "failed"
         section[key] += 1
         totals[key] += 1
         if not ok:
             failures.append(f"  {case} expected {expected(case)[0].value}: got {got}")
-    print(f"PKITS ({'authorizer.validation' if HAVE_VALIDATOR else 'interim path builder'}), at {AT:%Y-%m-%d}")
+    print(f"PKITS through authorizer.validation and authorizer.revocation, at {AT:%Y-%m-%d}")
     for name in sorted(per_section, key=lambda s: tuple(int(x) for x in s.split("."))):
         c = per_section[name]
-        print(f"  {name:<5} passed {c['passed']:3d}  failed {c['failed']:3d}  skipped {c['skipped']:3d}")
-    counts = f"passed {totals['passed']}, failed {totals['failed']}, skipped {totals['skipped']}"
+        print(f"  {name:<5} passed {c['passed']:3d}  failed {c['failed']:3d}")
+    counts = f"passed {totals['passed']}, failed {totals['failed']}"
     print(f"total: {counts} of {len(load_cases())}")
     print("\n".join(failures))
     return 1 if failures else 0

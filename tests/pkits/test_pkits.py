@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from .cases import MISSING, Case, Stage, available, load_cases
+from .cases import MISSING, Case, available, load_cases
 from .exceptions import EXCEPTIONS
-from .harness import HAVE_VALIDATOR, INTERIM_SECTIONS, applicable, expected, judge
+from .harness import expected, judge
 
 CASES: list[Case] = list(load_cases()) if available() else []
+#: PKITS 4.4.14/4.4.15 have a negative serial on purpose; cryptography warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore:Parsed a serial number")
 
 
 def test_pkits_cache_is_present() -> None:
@@ -29,25 +31,7 @@ def test_pkits_cache_is_present() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_pkits_case(case: Case) -> None:
-    why = applicable(case)
-    if why is not None:
-        pytest.skip(why)
     ok, got = judge(case)
     stage, reason = expected(case)
     want = stage.value + (f" {reason.value}" if reason else "")
     assert ok, f"PKITS {case.section} {case}: expected {want}, got {got}"
-
-
-def test_the_interim_run_covers_every_revocation_case() -> None:
-    """Without the validator the revocation sections still all run: none of them is skipped
-    except a product-rule exception the validator enforces."""
-    if not available():
-        pytest.skip(MISSING)
-    if HAVE_VALIDATOR:
-        runnable = [c for c in CASES if applicable(c) is None]
-        assert len(runnable) == len(CASES)
-        return
-    revocation = [c for c in CASES if c.section in INTERIM_SECTIONS]
-    skipped = [c.id for c in revocation if applicable(c) is not None]
-    assert skipped == [c for c in sorted(EXCEPTIONS) if c[:3] in ("404", "414", "415")]
-    assert sum(1 for c in revocation if c.expected is not Stage.ALLOW) > 30
