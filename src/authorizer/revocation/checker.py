@@ -151,14 +151,16 @@ class RevocationChecker:
         clock: Callable[[], float] = time.monotonic,
         static_crls: Sequence[CrlIndex] = (),
         signer_validator: SignerValidator | None = None,
-        signer_pool: Sequence[x509.Certificate] = (),
+        signer_pool: Sequence[x509.Certificate] | Callable[[], Sequence[x509.Certificate]] = (),
     ) -> None:
         self.config = config
         #: RFC 5280 6.3.3 (f): validates the path of a CRL signer that is not the certificate's
         #: issuer (``ChainValidator.validate_signer``'s shape); without it such CRLs are unused.
         self._signer_validator = signer_validator
-        #: Certificates that may sign CRLs or lie on a CRL signer's path (the truststore's).
-        self._signer_pool = tuple(signer_pool)
+        #: Certificates that may sign CRLs or lie on a CRL signer's path (the truststore's): a
+        #: sequence, or a callable for a truststore that changes under a long-lived checker.
+        pool = signer_pool
+        self._signer_pool: Callable[[], Sequence[x509.Certificate]] = pool if callable(pool) else (lambda: tuple(pool))
         self._fetchers = fetchers
         self._http = http
         self.clock = clock
@@ -448,7 +450,7 @@ class RevocationChecker:
         def crls_for(other: x509.Certificate) -> Sequence[CrlIndex]:
             return self._crl_indexes(other, at, deadline)[0]
 
-        ctx = CrlContext(at, self.skew, self._signer_validator, self._signer_pool, crls_for)
+        ctx = CrlContext(at, self.skew, self._signer_validator, tuple(self._signer_pool()), crls_for)
         answer = decide(cert, chain, indexes, ctx)
         if answer.status is RevocationStatus.UNKNOWN:
             configured = {f"{u}: CRL names another issuer" for u in self.config.crl.urls}
