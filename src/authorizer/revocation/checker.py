@@ -110,16 +110,16 @@ def _http(url: str) -> bool:
 
 
 def cdp_urls(cert: x509.Certificate) -> list[str]:
-    """http(s) CRL distribution points of ``cert`` (other schemes count as no source; points
-    with a cRLIssuer name an indirect CRL, which is not supported)."""
+    """http(s) CRL distribution points of ``cert`` (other schemes count as no source). A point
+    with a cRLIssuer names an indirect CRL: fetched too, and used only when its signer's own
+    path validates (see :mod:`.crl_signer`)."""
     try:
         cdps = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     except x509.ExtensionNotFound:
         return []
     urls: list[str] = []
     for dp in cdps:
-        if dp.crl_issuer is None:
-            urls.extend(u for u in _uris(dp.full_name) if _http(u) and u not in urls)
+        urls.extend(u for u in _uris(dp.full_name) if _http(u) and u not in urls)
     return urls
 
 
