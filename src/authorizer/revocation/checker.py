@@ -425,13 +425,13 @@ class RevocationChecker:
         return fetch
 
     def _crl_indexes(
-        self, cert: x509.Certificate, at: dt.datetime, deadline: float
+        self, cert: x509.Certificate, at: dt.datetime, deadline: float, sources: Sequence[str] | None = None
     ) -> tuple[list[CrlIndex], list[str]]:
         """Every CRL the sources of ``cert`` hold now, and the sources that failed."""
         fetch = self._fetch_crl(deadline)
         indexes: list[CrlIndex] = []
         problems: list[str] = []
-        for uri in self._crl_sources(cert):
+        for uri in self._crl_sources(cert) if sources is None else sources:
             try:
                 indexes.append(self.crl_cache.get(uri, at, fetch))
             except CrlUnavailable as exc:
@@ -443,9 +443,10 @@ class RevocationChecker:
         from .crl_status import CrlContext, decide
 
         cert = chain[0]
-        if not self._crl_sources(cert):
+        sources = self._crl_sources(cert)
+        if not sources:
             return RevocationStatus.UNKNOWN, "none", "no CRL source", None
-        indexes, problems = self._crl_indexes(cert, at, deadline)
+        indexes, problems = self._crl_indexes(cert, at, deadline, sources)
 
         def crls_for(other: x509.Certificate) -> Sequence[CrlIndex]:
             return self._crl_indexes(other, at, deadline)[0]

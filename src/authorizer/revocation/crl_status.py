@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 
 from cryptography import x509
 
-from ..dn import DNKey, name_key
+from ..dn import DNKey
 from .crl import CrlIndex
-from .crl_scope import ALL_REASONS, Point, in_scope, points, reason_names, same_scope
+from .crl_scope import ALL_REASONS, Point, in_scope, key_of, points, reason_names, same_scope
 from .status import RevocationStatus
 
 #: ``signer_validator(cert, intermediates, at) -> path`` (cert first, anchor last); raises
@@ -91,7 +91,7 @@ def decide(
     """Status of ``cert`` whose verified path is ``path`` (``cert`` first, anchor last)."""
     if ctx.depth > MAX_DEPTH:
         return unknown("CRL signer paths nest too deeply")
-    issuer_key = name_key(cert.issuer)
+    issuer_key = key_of(cert.issuer)
     complete = [c for c in crls if not c.delta]
     deltas = [c for c in crls if c.delta]
     covered: frozenset[x509.ReasonFlags] = frozenset()
@@ -103,7 +103,7 @@ def decide(
             if covered >= ALL_REASONS:
                 break
             try:
-                applied = _apply(crl, point, cert, path, deltas, covered, ctx)
+                applied = _apply(crl, point, cert, issuer_key, path, deltas, covered, ctx)
             except Exception as exc:  # a bug or a parser surprise disqualifies this CRL only
                 log.exception("CRL %s could not be applied", crl.source)
                 applied = f"internal error applying the CRL ({type(exc).__name__})"
@@ -130,7 +130,7 @@ def decide(
     problems.extend(
         f"{d.source}: not listed in a delta CRL (which never proves good without its complete CRL)"
         for d in deltas
-        if d.source not in used and d.issuer_key in (issuer_key, *(name_key(n) for n in _crl_issuers(cert)))
+        if d.source not in used and d.issuer_key in (issuer_key, *(key_of(n) for n in _crl_issuers(cert)))
     )
     if covered:
         problems.append(f"current CRLs cover only the reasons {reason_names(covered)}")
@@ -150,6 +150,7 @@ def _apply(
     crl: CrlIndex,
     point: Point,
     cert: x509.Certificate,
+    issuer_key: DNKey,
     path: Sequence[x509.Certificate],
     deltas: Sequence[CrlIndex],
     covered: frozenset[x509.ReasonFlags],
@@ -161,7 +162,6 @@ def _apply(
 
     if crl.unusable:
         return crl.unusable
-    issuer_key = name_key(cert.issuer)
     why, reasons = in_scope(crl, point, cert, issuer_key)
     if why is not None:
         return why
@@ -170,7 +170,7 @@ def _apply(
     why = crl.is_current(ctx.at, ctx.skew)
     if why is not None:
         return why
-    signer, why = find_signer(crl, cert, path, ctx)
+    signer, why = find_signer(crl, issuer_key, path, ctx)
     if signer is None:
         return why
     delta, why = _delta_for(crl, deltas, signer.spki, ctx)
@@ -223,7 +223,7 @@ def _listed_in_a_delta(
     and lists the certificate; it never proves anything else."""
     from .crl_signer import find_signer
 
-    issuer_key: DNKey = name_key(cert.issuer)
+    issuer_key: DNKey = key_of(cert.issuer)
     for delta in deltas:
         if delta.unusable or not delta.lists(issuer_key, cert.serial_number):
             continue
@@ -231,7 +231,7 @@ def _listed_in_a_delta(
             continue
         if delta.is_current(ctx.at, ctx.skew) is not None:
             continue
-        signer, _ = find_signer(delta, cert, path, ctx)
+        signer, _ = find_signer(delta, issuer_key, path, ctx)
         if signer is not None:
             return CrlAnswer(
                 RevocationStatus.REVOKED,
