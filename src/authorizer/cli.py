@@ -101,7 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_check_config)
 
     g = sub.add_parser("doctor", help="explain a decision stage by stage (why was this request refused?)")
-    g.add_argument("input", metavar="EVENT.json|CERT.pem", help="an authorizer event, or a client certificate")
+    g.add_argument(
+        "input", metavar="EVENT.json|CERT.pem", nargs="?", help="an authorizer event, or a client certificate"
+    )
+    g.add_argument("--truststore", metavar="BUNDLE", help="lint this truststore bundle (and check CERT against it)")
+    g.add_argument("--key", metavar="KEY.pem", help="with --truststore: CERT's private key (same public key?)")
+    g.add_argument("--csr", metavar="CSR.pem", help="with --truststore: CERT's CSR (same public key?)")
+    g.add_argument("--json", action="store_true", help="with --truststore: one JSON report")
     g.add_argument("--config", metavar="URI", help="policy document (default: $AUTHORIZER_CONFIG or the embedded demo)")
     g.add_argument("--at", metavar="ISO8601", help="decision time (default: now)")
     g.add_argument("--method", default="GET", help="with a certificate: the request's method")
@@ -448,6 +454,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from .runtime import Runtime, config_uri_from_env
     from .validation.hygiene import hygiene_notes
 
+    if args.truststore:
+        return _doctor_bundle(args)
+    if args.input is None:
+        raise UsageError("give EVENT.json or CERT.pem, or --truststore BUNDLE")
     data = _read(args.input)
     at = _parse_time(args.at)
     if data.lstrip().startswith(b"{"):
@@ -528,6 +538,23 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return refuse(exc)
     print(f"\nALLOW {Reason.ALLOWED.value}")
     return EXIT_OK
+
+
+def _doctor_bundle(args: argparse.Namespace) -> int:
+    """``doctor --truststore``: the logic is in :mod:`authorizer.bundle_doctor`."""
+    from .bundle_doctor import DoctorInputError, doctor
+
+    names = (args.input or "certificate", args.key or "key", args.csr or "csr")
+    try:
+        report = doctor(
+            _read(args.truststore), _parse_time(args.at), source=args.truststore,
+            cert=_read(args.input) if args.input else None, key=_read(args.key) if args.key else None,
+            csr=_read(args.csr) if args.csr else None, names=names,
+        )  # fmt: skip
+    except DoctorInputError as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
+    return EXIT_OK if report.ok else EXIT_REFUSED
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
