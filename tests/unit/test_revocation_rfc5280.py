@@ -314,3 +314,20 @@ def test_delta_for_a_newer_base_or_stale_is_not_applied(pki: PKI) -> None:
     clean = pki.leaf(serial=0x703)
     assert pki.check(clean, base, stale) is UNKNOWN  # a delta exists for this base but is stale
     assert "delta CRL" in pki.detail
+
+
+def test_revoked_wins_over_a_good_from_another_crl(pki: PKI) -> None:
+    leaf = pki.leaf(serial=0x710)
+    older = crl(pki.issuing, crl_number=30)
+    newer = crl(pki.issuing, [0x710], crl_number=31)
+    assert pki.check(leaf, older, newer) is REVOKED
+    assert pki.check(leaf, newer, older) is REVOKED
+    # a delta for a newer base than ours, listing the certificate: still a revocation
+    base = crl(pki.issuing, crl_number=40)
+    applied = crl(pki.issuing, crl_number=41, exts=[x509.DeltaCRLIndicator(40)])
+    newer_delta = crl(pki.issuing, [0x710], crl_number=43, exts=[x509.DeltaCRLIndicator(42)])
+    assert pki.check(leaf, base, applied) is GOOD
+    assert pki.check(leaf, base, applied, newer_delta) is REVOKED
+    # ... but one older than the base used is superseded by it
+    old_delta = crl(pki.issuing, [0x710], crl_number=39, exts=[x509.DeltaCRLIndicator(38)])
+    assert pki.check(leaf, base, applied, old_delta) is GOOD
