@@ -28,113 +28,28 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from ..reasons import AuthorizerError, ConfigError, Reason
 from .cache import Cached, CrlSourceCache, CrlUnavailable, Fetched, StatusCache
 from .config import CrlConfig, OcspConfig, RevocationConfig
 from .crl import CrlError, CrlIndex
 from .crl_status import CrlAnswer, SignerValidator
+from .outcome import CertStatus, RevocationOutcome
 from .status import RevocationStatus
+from .urls import cdp_urls, is_http, ocsp_urls, subject_of
 
 if TYPE_CHECKING:
     from ..sources.blob import Fetchers
     from ..sources.http import HttpClient
 
-__all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus"]
+__all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus", "cdp_urls", "ocsp_urls"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CertStatus:
-    subject: str
-    serial_hex: str
-    status: RevocationStatus
-    source: str  # "ocsp:<url>", "crl:<uri>", "cache", "none", "budget"
-    detail: str
-
-    def describe(self) -> str:
-        return f"{self.subject} (serial {self.serial_hex}): {self.status.value} from {self.source}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class RevocationOutcome:
-    status: RevocationStatus
-    certs: tuple[CertStatus, ...]
-
-    @classmethod
-    def of(cls, certs: Iterable[CertStatus]) -> RevocationOutcome:
-        items = tuple(certs)
-        states = {c.status for c in items}
-        if RevocationStatus.REVOKED in states:
-            status = RevocationStatus.REVOKED
-        elif RevocationStatus.UNKNOWN in states:
-            status = RevocationStatus.UNKNOWN
-        else:
-            status = RevocationStatus.GOOD
-        return cls(status, items)
-
-    @property
-    def detail(self) -> str:
-        """The certificates that decided the outcome, one clause each."""
-        return "; ".join(c.describe() for c in self.certs if c.status == self.status) or "nothing to check"
-
-    def error(self, on_unknown: str) -> AuthorizerError | None:
-        """The refusal this outcome means under ``on_unknown``, or None for an Allow."""
-        if self.status == RevocationStatus.REVOKED:
-            return AuthorizerError(Reason.REVOKED, self.detail)
-        if self.status == RevocationStatus.UNKNOWN and on_unknown != "allow":
-            return AuthorizerError(Reason.REVOCATION_UNKNOWN, self.detail)
-        return None
-
-
-def _subject(cert: x509.Certificate) -> str:
-    try:
-        return cert.subject.rfc4514_string()
-    except ValueError:
-        return "(unprintable subject)"
-
-
-def _uris(names: Iterable[x509.GeneralName] | None) -> list[str]:
-    return [n.value for n in names or () if isinstance(n, x509.UniformResourceIdentifier)]
-
-
-def _http(url: str) -> bool:
-    return url.lower().startswith(("http://", "https://"))
-
-
-def cdp_urls(cert: x509.Certificate) -> list[str]:
-    """http(s) CRL distribution points of ``cert`` (other schemes count as no source). A point
-    with a cRLIssuer names an indirect CRL: fetched too, and used only when its signer's own
-    path validates (see :mod:`.crl_signer`)."""
-    try:
-        cdps = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    except x509.ExtensionNotFound:
-        return []
-    urls: list[str] = []
-    for dp in cdps:
-        urls.extend(u for u in _uris(dp.full_name) if _http(u) and u not in urls)
-    return urls
-
-
-def ocsp_urls(cert: x509.Certificate) -> list[str]:
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except x509.ExtensionNotFound:
-        return []
-    return [
-        d.access_location.value
-        for d in aia
-        if d.access_method == AuthorityInformationAccessOID.OCSP
-        and isinstance(d.access_location, x509.UniformResourceIdentifier)
-        and _http(d.access_location.value)
-    ]
 
 
 class RevocationChecker:
@@ -297,7 +212,7 @@ class RevocationChecker:
                     future.cancel()
                     cert = chain[i]
                     results[i] = CertStatus(
-                        _subject(cert),
+                        subject_of(cert),
                         format(cert.serial_number, "x"),
                         RevocationStatus.UNKNOWN,
                         "budget",
@@ -311,7 +226,7 @@ class RevocationChecker:
     def _check_one(self, chain: Sequence[x509.Certificate], at: dt.datetime, deadline: float) -> CertStatus:
         """``chain[0]``'s status; ``chain`` is the rest of its verified path (issuer, ..., anchor)."""
         cert, issuer = chain[0], chain[1]
-        subject, serial = _subject(cert), format(cert.serial_number, "x")
+        subject, serial = subject_of(cert), format(cert.serial_number, "x")
         details: list[str] = []
         sources: list[str] = []
         try:
@@ -381,7 +296,7 @@ class RevocationChecker:
             max_age=dt.timedelta(seconds=cfg.max_age_seconds),
         )
         if answer.status == RevocationStatus.UNKNOWN:
-            log.warning("OCSP %s for %s: %s", url, _subject(cert), answer.detail)
+            log.warning("OCSP %s for %s: %s", url, subject_of(cert), answer.detail)
             return answer.status, f"ocsp:{url}", answer.detail, None
         this_update, valid_until = answer.this_update, answer.valid_until
         assert this_update is not None and valid_until is not None
@@ -402,7 +317,7 @@ class RevocationChecker:
 
     def _fetch_crl(self, deadline: float) -> Callable[[str, str | None, str | None], Fetched]:
         def fetch(uri: str, etag: str | None, last_modified: str | None) -> Fetched:
-            if _http(uri):
+            if is_http(uri):
                 timeout = self._remaining(deadline, self.config.crl.timeout_ms)
                 if timeout <= 0:
                     raise AuthorizerError(Reason.REVOCATION_UNKNOWN, "no time left in the budget")
