@@ -139,16 +139,20 @@ def _read(path: str) -> bytes:
 
 
 def _certs_in(data: bytes) -> list[Any]:
+    """The certificates of a PEM or DER file; ``[]`` when none parses (any parse error:
+    cryptography raises more than ``ValueError`` on malformed content)."""
     from cryptography import x509
+
+    from .certificate import PARSE_ERRORS
 
     if b"-----BEGIN" in data:
         try:
             return list(x509.load_pem_x509_certificates(data))
-        except ValueError:
+        except PARSE_ERRORS:
             return []
     try:
         return [x509.load_der_x509_certificate(data)]
-    except ValueError:
+    except PARSE_ERRORS:
         return []
 
 
@@ -181,6 +185,22 @@ def _policy_inputs(args: argparse.Namespace, default: Any) -> Any:
     )
 
 
+def _trust_file(path: str) -> list[Any]:
+    """The certificates of a truststore file, each known to decode (a name that does not would
+    otherwise surface as a traceback from path building): a bad one is a usage error."""
+    from .certificate import PARSE_ERRORS, decode_fields
+
+    certs = _certs_in(_read(path))
+    if not certs:
+        raise UsageError(f"{path} holds no certificate")
+    for i, cert in enumerate(certs):
+        try:
+            decode_fields(cert)
+        except PARSE_ERRORS as exc:
+            raise UsageError(f"{path}: certificate {i + 1} does not parse: {str(exc)[:200]}") from None
+    return certs
+
+
 def _parse_time(text: str | None) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.UTC)
@@ -192,7 +212,7 @@ def _parse_time(text: str | None) -> dt.datetime:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .certificate import ClientCertificate
+    from .certificate import checked_certificate
     from .reasons import AuthorizerError, Reason
     from .validation import MAX_CHAIN_LENGTH, ChainValidator, EkuMode, TrustStore, is_self_signed
 
@@ -201,16 +221,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     anchors: list[Any] = []
     intermediates: list[Any] = []
     for f in args.trust_store:
-        certs = _certs_in(_read(f))
-        if not certs:
-            raise UsageError(f"{f} holds no certificate")
+        certs = _trust_file(f)
         for cert in certs:  # API Gateway's meaning: self-signed = anchor, others = intermediates
             (anchors if is_self_signed(cert) else intermediates).append(cert)
     for f in args.trust_anchor:
-        certs = _certs_in(_read(f))
-        if not certs:
-            raise UsageError(f"{f} holds no certificate")
-        anchors += certs
+        anchors += _trust_file(f)
 
     config = None
     if args.config:
@@ -242,7 +257,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         if not certs:
             raise AuthorizerError(Reason.CERT_MALFORMED, f"{args.leaf} holds no certificate")
-        path = validator.validate(ClientCertificate(certs[0]), at, certs[1:])
+        sent = [checked_certificate(c, what=f"{args.leaf} certificate {i + 2}").cert for i, c in enumerate(certs[1:])]
+        path = validator.validate(checked_certificate(certs[0], what=args.leaf), at, sent)
         chain_names = path.describe()
         extra["policies"] = list(path.policies)
         if checker is not None:
@@ -330,6 +346,7 @@ def _load_config(uri: str) -> Any:
 
 
 def _load_truststore(uri: str, version: str | None) -> Any:
+    from .certificate import PARSE_ERRORS
     from .reasons import AuthorizerError
     from .sources.blob import Fetchers
     from .validation import TrustStore
@@ -338,11 +355,14 @@ def _load_truststore(uri: str, version: str | None) -> Any:
         blob = Fetchers().fetch(uri, version=version)
         assert blob is not None
         return TrustStore.from_pem(blob.data, uri)
-    except (AuthorizerError, ValueError) as exc:
+    except AuthorizerError as exc:
         raise UsageError(str(exc)) from None
+    except PARSE_ERRORS as exc:
+        raise UsageError(f"{uri}: {str(exc)[:300] or type(exc).__name__}") from None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from .certificate import PARSE_ERRORS
     from .config import PolicyConfig
     from .reasons import AuthorizerError
     from .runtime import config_uri_from_env
@@ -365,8 +385,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         ts = TrustStore.from_pem(ts_blob.data, config.truststore.uri)
         problems = [f"truststore: {p}" for p in ts.problems(dt.datetime.now(dt.UTC))]
         ts_line = f"truststore: {len(ts.anchors)} anchor(s), {len(ts.intermediates)} intermediate(s)"
-    except (AuthorizerError, ValueError) as exc:
-        print(f"INVALID {uri}\n  truststore.uri: {getattr(exc, 'detail', exc)}")
+    except AuthorizerError as exc:
+        print(f"INVALID {uri}\n  truststore.uri: {exc.detail}")
+        return EXIT_REFUSED
+    except PARSE_ERRORS as exc:
+        print(f"INVALID {uri}\n  truststore.uri: {str(exc)[:200] or type(exc).__name__}")
         return EXIT_REFUSED
     from .validation.hygiene import hygiene_notes
 
@@ -497,7 +520,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         step("certificate", f"subject {leaf.subject}")
         step("", f"issuer {leaf.issuer}, serial {leaf.serial_hex}")
         step("", f"valid {leaf.not_before.isoformat()} .. {leaf.not_after.isoformat()}")
-        step("", f"key {type(cert.public_key()).__name__}, signature {cert.signature_algorithm_oid._name}")
+        step("", f"key {_key_name(cert)}, signature {cert.signature_algorithm_oid._name}")
         step("", f"SANs {', '.join(leaf.sans) or '(none)'}, sha256 {leaf.fingerprint_sha256}")
         validator = deps.validator
         policies = _policy_inputs(args, None)
@@ -555,6 +578,20 @@ def _doctor_bundle(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return EXIT_OK if report.ok else EXIT_REFUSED
+
+
+def _key_name(cert: Any) -> str:
+    """The public key's type, or why it cannot be read (the chain step then names the reason)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from .certificate import PARSE_ERRORS
+
+    try:
+        return type(cert.public_key()).__name__
+    except UnsupportedAlgorithm as exc:
+        return f"unsupported ({str(exc)[:120]})"
+    except PARSE_ERRORS as exc:
+        return f"unreadable ({str(exc)[:120] or type(exc).__name__})"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
