@@ -414,6 +414,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.event} is not JSON: {exc}") from None
     response = invoke_handler(event, args.config)
     print(json.dumps(response, indent=2))
+    from .response import is_allow
+
     return EXIT_OK if is_allow(response) else EXIT_REFUSED
 
 
@@ -429,13 +431,6 @@ def invoke_handler(event: Any, config: str | None = None) -> dict[str, Any]:
     with contextlib.redirect_stdout(sys.stderr):
         response: dict[str, Any] = app.lambda_handler(event, _LambdaContext())
     return response
-
-
-def is_allow(response: dict[str, Any]) -> bool:
-    if "isAuthorized" in response:
-        return response["isAuthorized"] is True
-    statements = response.get("policyDocument", {}).get("Statement", [])
-    return bool(statements) and all(s.get("Effect") == "Allow" for s in statements)
 
 
 class _LambdaContext:
