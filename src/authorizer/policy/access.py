@@ -35,7 +35,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ from ..reasons import AuthorizerError, ConfigError, Reason
 from ..routes import RouteRule
 from .facts import cert_facts
 from .index import _Index
-from .match import Match, _sha256_hex, _spki_b64, _string
+from .match import Match, _object, _sha256_hex, _spki_b64, _string
 
 _NOTE_KEYS = ("comment", "description")
 _CLIENT_KEYS = ("name", "match", "routes", *_NOTE_KEYS)
@@ -275,16 +275,6 @@ class AccessPolicy:
 
 
 # --------------------------------------------------------------------------- document sections
-
-
-def _object(raw: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(path, "expected an object")
-    unknown = [k for k in raw if k not in allowed]
-    if unknown:
-        names = ", ".join(f'"{k}"' for k in unknown)
-        raise ConfigError(path, f"unknown key(s) {names} (known: {', '.join(allowed)})")
-    return raw
 
 
 def _list(raw: Any, path: str) -> list[Any]:

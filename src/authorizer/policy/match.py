@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..dn import DNKey, DNSyntaxError, fold, format_key, parse_dn
 from ..reasons import ConfigError
+from ..validation.policies import OID_PATTERN
 from ..wildcard import Wildcard
 from .facts import CertFacts, _fold_dns, _fold_email, _fold_uri
 
@@ -115,12 +116,7 @@ class Match:
 
     @classmethod
     def from_dict(cls, raw: Any, path: str) -> Match:
-        if not isinstance(raw, Mapping):
-            raise ConfigError(path, "expected an object")
-        unknown = [k for k in raw if k not in MATCH_KEYS]
-        if unknown:
-            names = ", ".join(f'"{k}"' for k in unknown)
-            raise ConfigError(path, f"unknown key(s) {names} (known: {', '.join(MATCH_KEYS)})")
+        raw = _object(raw, path, MATCH_KEYS)
         if not any(k in raw for k in MATCH_KEYS if k != "serial"):
             if "serial" in raw:
                 raise ConfigError(f"{path}.serial", 'a serial is only meaningful with its issuer: add "issuer"')
@@ -141,11 +137,19 @@ class Match:
         )
 
 
-_OID = re.compile(r"[0-2](?:\.(?:0|[1-9][0-9]{0,17})){1,63}")
+def _object(raw: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+    """``raw`` as an object whose keys are all ``allowed``."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(path, "expected an object")
+    unknown = [k for k in raw if k not in allowed]
+    if unknown:
+        names = ", ".join(f'"{k}"' for k in unknown)
+        raise ConfigError(path, f"unknown key(s) {names} (known: {', '.join(allowed)})")
+    return raw
 
 
 def _policy_oid(raw: Any, path: str) -> str:
-    if not isinstance(raw, str) or not _OID.fullmatch(raw):
+    if not isinstance(raw, str) or not OID_PATTERN.fullmatch(raw):
         raise ConfigError(path, f'expected a certificate policy OID such as "1.3.6.1.4.1.99.1", got {raw!r}')
     return raw
 
