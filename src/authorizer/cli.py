@@ -125,16 +125,20 @@ def _read(path: str) -> bytes:
 
 
 def _certs_in(data: bytes) -> list[Any]:
+    """The certificates of a PEM or DER file; ``[]`` when none parses (any parse error:
+    cryptography raises more than ``ValueError`` on malformed content)."""
     from cryptography import x509
+
+    from .certificate import PARSE_ERRORS
 
     if b"-----BEGIN" in data:
         try:
             return list(x509.load_pem_x509_certificates(data))
-        except ValueError:
+        except PARSE_ERRORS:
             return []
     try:
         return [x509.load_der_x509_certificate(data)]
-    except ValueError:
+    except PARSE_ERRORS:
         return []
 
 
@@ -149,7 +153,7 @@ def _parse_time(text: str | None) -> dt.datetime:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .certificate import ClientCertificate
+    from .certificate import checked_certificate
     from .chain import ChainValidator, EkuMode, TrustStore, is_self_signed
     from .reasons import AuthorizerError, Reason
 
@@ -192,7 +196,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         if not certs:
             raise AuthorizerError(Reason.CERT_MALFORMED, f"{args.leaf} holds no certificate")
-        path = validator.validate(ClientCertificate(certs[0]), at, certs[1:])
+        path = validator.validate(checked_certificate(certs[0], what=args.leaf), at, certs[1:])
         chain_names = path.describe()
         if checker is not None:
             outcome = checker.check(path.chain, at)
@@ -266,6 +270,7 @@ def _load_config(uri: str) -> Any:
 
 
 def _load_truststore(uri: str, version: str | None) -> Any:
+    from .certificate import PARSE_ERRORS
     from .chain import TrustStore
     from .reasons import AuthorizerError
     from .sources.blob import Fetchers
@@ -274,11 +279,14 @@ def _load_truststore(uri: str, version: str | None) -> Any:
         blob = Fetchers().fetch(uri, version=version)
         assert blob is not None
         return TrustStore.from_pem(blob.data, uri)
-    except (AuthorizerError, ValueError) as exc:
+    except AuthorizerError as exc:
         raise UsageError(str(exc)) from None
+    except PARSE_ERRORS as exc:
+        raise UsageError(f"{uri}: {str(exc)[:300] or type(exc).__name__}") from None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from .certificate import PARSE_ERRORS
     from .chain import TrustStore
     from .config import PolicyConfig
     from .reasons import AuthorizerError
@@ -301,8 +309,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         ts = TrustStore.from_pem(ts_blob.data, config.truststore.uri)
         problems = [f"truststore: {p}" for p in ts.problems(dt.datetime.now(dt.UTC))]
         ts_line = f"truststore: {len(ts.anchors)} anchor(s), {len(ts.intermediates)} intermediate(s)"
-    except (AuthorizerError, ValueError) as exc:
-        print(f"INVALID {uri}\n  truststore.uri: {getattr(exc, 'detail', exc)}")
+    except AuthorizerError as exc:
+        print(f"INVALID {uri}\n  truststore.uri: {exc.detail}")
+        return EXIT_REFUSED
+    except PARSE_ERRORS as exc:
+        print(f"INVALID {uri}\n  truststore.uri: {str(exc)[:200] or type(exc).__name__}")
         return EXIT_REFUSED
     print(f"VALID {uri}")
     for line in [*config.summary(), ts_line, *problems]:
@@ -419,7 +430,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         step("certificate", f"subject {leaf.subject}")
         step("", f"issuer {leaf.issuer}, serial {leaf.serial_hex}")
         step("", f"valid {leaf.not_before.isoformat()} .. {leaf.not_after.isoformat()}")
-        step("", f"key {type(cert.public_key()).__name__}, signature {cert.signature_algorithm_oid._name}")
+        step("", f"key {_key_name(cert)}, signature {cert.signature_algorithm_oid._name}")
         step("", f"SANs {', '.join(leaf.sans) or '(none)'}, sha256 {leaf.fingerprint_sha256}")
         path = deps.validator.validate(leaf, at)
         step("chain", " <- ".join(path.describe()))
@@ -441,6 +452,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return refuse(exc)
     print(f"\nALLOW {Reason.ALLOWED.value}")
     return EXIT_OK
+
+
+def _key_name(cert: Any) -> str:
+    """The public key's type, or why it cannot be read (the chain step then names the reason)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from .certificate import PARSE_ERRORS
+
+    try:
+        return type(cert.public_key()).__name__
+    except UnsupportedAlgorithm as exc:
+        return f"unsupported ({str(exc)[:120]})"
+    except PARSE_ERRORS as exc:
+        return f"unreadable ({str(exc)[:120] or type(exc).__name__})"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """The policy document: parsed and validated once per load into frozen, typed objects.
 
 Field names are a contract (see ARCHITECTURE.md): fields may be added, none renamed. Every error
-names the field as a path (``cache.ttl_seconds: expected a number >= 0``) so an operator can fix
+names the field as a path (``cache.ttl_seconds: expected a number of seconds ...``) so an operator can fix
 the document from the log line alone. Sections owned by other modules (``pinning``/``clients``/
 ``deny`` by :mod:`authorizer.policy`, ``revocation`` by :mod:`authorizer.revocation`) are parsed
 by them, here, so that a loaded ``PolicyConfig`` is complete and valid or not loaded at all.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,11 +81,7 @@ class PolicyConfig:
 
     @classmethod
     def from_json(cls, data: bytes, source: str = "") -> PolicyConfig:
-        try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError("", f"{source or 'policy document'} is not valid JSON: {exc}") from None
-        return cls.from_dict(doc, source)
+        return cls.from_dict(load_json(data, source or "policy document"), source)
 
     @classmethod
     def from_dict(cls, doc: object, source: str = "") -> PolicyConfig:
@@ -134,6 +131,69 @@ class PolicyConfig:
         return lines
 
 
+#: How deep a policy document may nest (the deepest real one is 5 levels: clients[].match.*).
+MAX_DEPTH = 32
+#: Longest integer literal read as a number (a serial of 20 octets has 49 decimal digits).
+MAX_INT_DIGITS = 64
+#: Largest value of a duration in seconds (a year).
+MAX_SECONDS = 365 * 24 * 3600
+
+
+class _Unusable:
+    """A JSON number that must not become a Python number: ``NaN``, ``Infinity``, a float that
+    overflows (``1e400``) or an integer of thousands of digits. Kept as a marker while parsing so
+    that :func:`load_json` can name the field that holds it."""
+
+    __slots__ = ("text", "why")
+
+    def __init__(self, text: str, why: str) -> None:
+        self.text, self.why = text[:20] + ("..." if len(text) > 20 else ""), why
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _parse_float(text: str) -> float | _Unusable:
+    value = float(text)
+    return value if math.isfinite(value) else _Unusable(text, "not a finite number")
+
+
+def _parse_int(text: str) -> int | _Unusable:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        return _Unusable(text, f"an integer of {len(text.lstrip('-'))} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _parse_constant(text: str) -> _Unusable:
+    return _Unusable(text, "not a finite number (NaN and Infinity are not JSON)")
+
+
+def load_json(data: bytes, what: str) -> Any:
+    """Parse a policy document: any problem is a ``ConfigError`` naming the field, never a
+    ``RecursionError``, ``ValueError`` or ``OverflowError``; ``NaN``, ``Infinity``, ``1e400`` and
+    huge integers are refused wherever they are, nesting deeper than :data:`MAX_DEPTH` too."""
+    try:
+        doc = json.loads(data, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError("", f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError("", f"{what} is nested deeper than {MAX_DEPTH} levels") from None
+    # An explicit stack, not recursion: the document may be as deep as the JSON parser allowed.
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, _Unusable):
+            raise ConfigError(path, f"{value.text} is {value.why}")
+        if isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ConfigError(path, f"nested deeper than {MAX_DEPTH} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in items:
+                child_path = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
+                stack.append((child, child_path, depth + 1))
+    return doc
+
+
 def resolve_relative(uri: str, base: str) -> str:
     """A relative truststore URI is read next to the policy document (file or S3 prefix)."""
     if not uri or "://" in uri or uri.startswith("/") or not base:
@@ -161,8 +221,12 @@ def _only(section: Mapping[str, Any], path: str, known: set[str]) -> None:
 
 def _number(section: Mapping[str, Any], key: str, path: str, default: float) -> float:
     value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigError(f"{path}.{key}", f"expected a number >= 0, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (0 <= value <= MAX_SECONDS)  # also False for NaN
+    ):
+        raise ConfigError(f"{path}.{key}", f"expected a number of seconds from 0 to {MAX_SECONDS}, got {value!r}")
     return float(value)
 
 

@@ -45,7 +45,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from .certificate import ClientCertificate
+from .certder import ECDSA_SIGNATURE_OIDS, CertificateDer, equivalent_fingerprints
+from .certificate import PARSE_ERRORS, ClientCertificate
 from .dn import DNKey, DNSyntaxError, attribute_values, fold, format_key, name_key, parse_dn
 from .reasons import AuthorizerError, ConfigError, Reason
 from .routes import VERBS, RouteRule
@@ -85,6 +86,9 @@ class CertFacts:
     """
 
     fingerprint: str
+    #: ``fingerprint`` and the SHA-256 of every other encoding of the same signed certificate
+    #: (an ECDSA signature's ``(r, n - s)`` twin): what ``cert_sha256`` rules compare against.
+    fingerprints: frozenset[str]
     subject: DNKey
     issuer: DNKey
     serial: int
@@ -105,9 +109,9 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     facts = _FACTS.get(fp)
     if facts is None:
         try:
-            facts = _compute_facts(fp, cert.cert)
-        except ValueError as exc:  # cryptography parses names and extensions lazily
-            raise AuthorizerError(Reason.CERT_MALFORMED, f"names or SANs do not parse: {exc}") from None
+            facts = _compute_facts(fp, cert.fingerprints, cert.cert)
+        except PARSE_ERRORS as exc:  # cryptography parses names and extensions lazily
+            raise AuthorizerError(Reason.CERT_MALFORMED, f"names or SANs do not parse: {str(exc)[:200]}") from None
         with _FACTS_LOCK:
             if len(_FACTS) >= _FACTS_MAX:
                 _FACTS.clear()  # crude but bounded; a warm function rarely sees 4096 clients
@@ -115,7 +119,7 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     return facts
 
 
-def _compute_facts(fp: str, cert: x509.Certificate) -> CertFacts:
+def _compute_facts(fp: str, fps: frozenset[str], cert: x509.Certificate) -> CertFacts:
     subject = name_key(cert.subject)
     dns: list[str] = []
     uris: list[str] = []
@@ -130,6 +134,7 @@ def _compute_facts(fp: str, cert: x509.Certificate) -> CertFacts:
         emails = [_fold_email(v) for v in sans.get_values_for_type(x509.RFC822Name)]
     return CertFacts(
         fingerprint=fp,
+        fingerprints=fps,
         subject=subject,
         issuer=name_key(cert.issuer),
         serial=cert.serial_number,
@@ -215,7 +220,7 @@ class Match:
 
     def fits(self, f: CertFacts) -> bool:
         return (
-            (self.cert_sha256 is None or self.cert_sha256 == f.fingerprint)
+            (self.cert_sha256 is None or self.cert_sha256 in f.fingerprints)
             and (self.issuer is None or self.issuer == f.issuer)
             and (self.serial is None or self.serial == f.serial)
             and (self.subject is None or self.subject == f.subject)
@@ -463,8 +468,12 @@ class _Index:
     def first(self, matches: Sequence[Match], f: CertFacts) -> int | None:
         """The lowest entry number whose match fits ``f``, or ``None``."""
         found: list[int] = []
+        if self.by_cert:
+            for fp in f.fingerprints:
+                hit = self.by_cert.get(fp)
+                if hit:
+                    found.extend(hit)
         for hit in (
-            self.by_cert.get(f.fingerprint),
             self.by_issuer_serial.get((f.issuer, f.serial)) if self.by_issuer_serial else None,
             self.by_subject.get(f.subject),
             self.by_issuer.get(f.issuer) if self.by_issuer else None,
@@ -535,9 +544,10 @@ class Pin:
     spki_sha256: bytes | None
     cert_sha256: str | None
 
-    def fits(self, spki: bytes, cert: str) -> bool:
+    def fits(self, spki: bytes, certs: frozenset[str]) -> bool:
+        """``certs``: the SHA-256 of every encoding of the issuer certificate (see CertFacts)."""
         return (self.spki_sha256 is None or self.spki_sha256 == spki) and (
-            self.cert_sha256 is None or self.cert_sha256 == cert
+            self.cert_sha256 is None or self.cert_sha256 in certs
         )
 
     def describe(self) -> str:
@@ -581,19 +591,24 @@ class Grant:
 #: objects request after request, and ``hash()`` of an ``x509.Certificate`` costs as much as the
 #: rest of the evaluation; the entry keeps a reference to its certificate, so an ``id`` can never
 #: be reused for another certificate while it is cached.
-_ISSUER_DIGESTS: dict[int, tuple[x509.Certificate, bytes, str]] = {}
+_ISSUER_DIGESTS: dict[int, tuple[x509.Certificate, bytes, str, frozenset[str]]] = {}
 
 
-def issuer_digests(issuer: x509.Certificate) -> tuple[bytes, str]:
-    """``(SHA-256 of the SPKI DER, hex SHA-256 of the certificate DER)``, cached per issuer."""
+def issuer_digests(issuer: x509.Certificate) -> tuple[bytes, str, frozenset[str]]:
+    """``(SHA-256 of the SPKI DER, hex SHA-256 of the certificate DER, the hex SHA-256 of every
+    encoding of the same signed certificate)``, cached per issuer."""
     hit = _ISSUER_DIGESTS.get(id(issuer))
     if hit is not None and hit[0] is issuer:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     spki = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    digests = (
-        hashlib.sha256(spki).digest(),
-        hashlib.sha256(issuer.public_bytes(serialization.Encoding.DER)).hexdigest(),
-    )
+    der = issuer.public_bytes(serialization.Encoding.DER)
+    cert_hex = hashlib.sha256(der).hexdigest()
+    try:
+        ecdsa = issuer.signature_algorithm_oid.dotted_string in ECDSA_SIGNATURE_OIDS
+        encodings = equivalent_fingerprints(CertificateDer(der), ecdsa) | {cert_hex}
+    except ValueError:  # a truststore certificate that is not strict DER: its own hash only
+        encodings = frozenset({cert_hex})
+    digests = (hashlib.sha256(spki).digest(), cert_hex, encodings)
     if len(_ISSUER_DIGESTS) >= 256:
         _ISSUER_DIGESTS.clear()
     _ISSUER_DIGESTS[id(issuer)] = (issuer, *digests)
@@ -687,8 +702,8 @@ class AccessPolicy:
         assert self.pins is not None
         if issuer is None:
             raise AuthorizerError(Reason.ISSUER_NOT_PINNED, "no issuer certificate to check against the pins")
-        spki, cert_hex = issuer_digests(issuer)
-        if not any(p.fits(spki, cert_hex) for p in self.pins):
+        spki, cert_hex, encodings = issuer_digests(issuer)
+        if not any(p.fits(spki, encodings) for p in self.pins):
             raise AuthorizerError(
                 Reason.ISSUER_NOT_PINNED,
                 f"issuer {issuer.subject.rfc4514_string()} (cert_sha256 {cert_hex}) is not pinned",
