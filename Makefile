@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed
 
 # Deploy-side targets (layer, cfn-lint, sam validate/build) and aws-sam-cli in its own venv.
 include make/sam.mk
+# NIST PKITS fixtures for the test suite (fetched before pytest).
+include make/pkits.mk
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +35,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) pkits
 	$(BIN)/pytest
 
 ## Benchmarks print their figures (they are not tests: nothing here can flake a build).

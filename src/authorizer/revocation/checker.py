@@ -39,6 +39,7 @@ from ..reasons import AuthorizerError, ConfigError, Reason
 from .cache import Cached, CrlSourceCache, CrlUnavailable, Fetched, StatusCache
 from .config import CrlConfig, OcspConfig, RevocationConfig
 from .crl import CrlError, CrlIndex
+from .crl_status import CrlAnswer, SignerValidator
 from .status import RevocationStatus
 
 if TYPE_CHECKING:
@@ -149,8 +150,15 @@ class RevocationChecker:
         http: HttpClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         static_crls: Sequence[CrlIndex] = (),
+        signer_validator: SignerValidator | None = None,
+        signer_pool: Sequence[x509.Certificate] = (),
     ) -> None:
         self.config = config
+        #: RFC 5280 6.3.3 (f): validates the path of a CRL signer that is not the certificate's
+        #: issuer (``ChainValidator.validate_signer``'s shape); without it such CRLs are unused.
+        self._signer_validator = signer_validator
+        #: Certificates that may sign CRLs or lie on a CRL signer's path (the truststore's).
+        self._signer_pool = tuple(signer_pool)
         self._fetchers = fetchers
         self._http = http
         self.clock = clock
@@ -170,7 +178,13 @@ class RevocationChecker:
 
     @classmethod
     def from_crl_bytes(
-        cls, crls: Sequence[tuple[str, bytes]], *, scope: str = "chain", skew_seconds: int = 300
+        cls,
+        crls: Sequence[tuple[str, bytes]],
+        *,
+        scope: str = "chain",
+        skew_seconds: int = 300,
+        signer_validator: SignerValidator | None = None,
+        signer_pool: Sequence[x509.Certificate] = (),
     ) -> RevocationChecker:
         """A checker whose only sources are the given ``(name, PEM-or-DER bytes)`` CRLs, and
         which requires every certificate in scope to be covered by a valid one. Raises
@@ -190,7 +204,7 @@ class RevocationChecker:
             skew_seconds=skew_seconds,
             require_crl_coverage=True,
         )
-        return cls(config, static_crls=indexes)
+        return cls(config, static_crls=indexes, signer_validator=signer_validator, signer_pool=signer_pool)
 
     @classmethod
     def from_crl_files(cls, paths: Sequence[str], **kwargs: Any) -> RevocationChecker:
@@ -272,7 +286,7 @@ class RevocationChecker:
         if pending:
             deadline = mono + self.config.budget_ms / 1000.0
             pool = self._executor()
-            futures = {i: pool.submit(self._check_one, chain[i], chain[i + 1], at, deadline) for i in pending}
+            futures = {i: pool.submit(self._check_one, chain[i:], at, deadline) for i in pending}
             done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
             for i, future in futures.items():
                 if future in done:
@@ -292,19 +306,15 @@ class RevocationChecker:
             log.warning("revocation %s: %s", outcome.status.value, outcome.detail)
         return outcome
 
-    def _check_one(
-        self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float
-    ) -> CertStatus:
+    def _check_one(self, chain: Sequence[x509.Certificate], at: dt.datetime, deadline: float) -> CertStatus:
+        """``chain[0]``'s status; ``chain`` is the rest of its verified path (issuer, ..., anchor)."""
+        cert, issuer = chain[0], chain[1]
         subject, serial = _subject(cert), format(cert.serial_number, "x")
         details: list[str] = []
         sources: list[str] = []
         try:
             for method in self.config.order:
-                found = (
-                    self._ocsp(cert, issuer, at, deadline)
-                    if method == "ocsp"
-                    else self._crl(cert, issuer, at, deadline)
-                )
+                found = self._ocsp(cert, issuer, at, deadline) if method == "ocsp" else self._crl(chain, at, deadline)
                 status, source, detail, window = found
                 if status != RevocationStatus.UNKNOWN:
                     result = CertStatus(subject, serial, status, source, detail)
@@ -412,48 +422,59 @@ class RevocationChecker:
 
         return fetch
 
-    def _crl(self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float) -> _Found:
-        sources = self._crl_sources(cert)
-        if not sources:
-            return RevocationStatus.UNKNOWN, "none", "no CRL source", None
+    def _crl_indexes(
+        self, cert: x509.Certificate, at: dt.datetime, deadline: float
+    ) -> tuple[list[CrlIndex], list[str]]:
+        """Every CRL the sources of ``cert`` hold now, and the sources that failed."""
         fetch = self._fetch_crl(deadline)
-        good: tuple[str, CrlIndex] | None = None
+        indexes: list[CrlIndex] = []
         problems: list[str] = []
-        for uri in sources:
+        for uri in self._crl_sources(cert):
             try:
-                index = self.crl_cache.get(uri, at, fetch)
+                indexes.append(self.crl_cache.get(uri, at, fetch))
             except CrlUnavailable as exc:
                 problems.append(f"{uri}: {exc.detail}")
-                continue
-            verdict = index.verdict(cert, issuer, at, self.skew)
-            if not verdict.usable:
-                if verdict.detail != "CRL names another issuer" or uri not in self.config.crl.urls:
-                    problems.append(f"{uri}: {verdict.detail}")
-                continue
-            if verdict.revoked:
-                return RevocationStatus.REVOKED, f"crl:{uri}", verdict.detail, self._crl_window(index)
-            if verdict.complete:
-                good = good or (uri, index)
-            else:
-                problems.append(f"{uri}: {verdict.detail}")
-        if good is not None:
-            return RevocationStatus.GOOD, f"crl:{good[0]}", "not listed in a current CRL", self._crl_window(good[1])
-        if not problems:
-            problems.append("no CRL from this certificate's issuer")
-        return RevocationStatus.UNKNOWN, "crl", "; ".join(problems), None
+        return indexes, problems
 
-    def _crl_window(self, index: CrlIndex) -> Callable[[CertStatus], Cached[CertStatus]]:
+    def _crl(self, chain: Sequence[x509.Certificate], at: dt.datetime, deadline: float) -> _Found:
+        """RFC 5280 6.3.3 over every CRL at hand for ``chain[0]`` (see :mod:`.crl_status`)."""
+        from .crl_status import CrlContext, decide
+
+        cert = chain[0]
+        if not self._crl_sources(cert):
+            return RevocationStatus.UNKNOWN, "none", "no CRL source", None
+        indexes, problems = self._crl_indexes(cert, at, deadline)
+
+        def crls_for(other: x509.Certificate) -> Sequence[CrlIndex]:
+            return self._crl_indexes(other, at, deadline)[0]
+
+        ctx = CrlContext(at, self.skew, self._signer_validator, self._signer_pool, crls_for)
+        answer = decide(cert, chain, indexes, ctx)
+        if answer.status is RevocationStatus.UNKNOWN:
+            configured = {f"{u}: CRL names another issuer" for u in self.config.crl.urls}
+            shown = [p for p in [*problems, *answer.detail.split("; ")] if p and p not in configured]
+            return RevocationStatus.UNKNOWN, "crl", "; ".join(shown) or "no CRL from this certificate's issuer", None
+        return answer.status, f"crl:{answer.source}", answer.detail, self._crl_window(answer)
+
+    def _crl_window(self, answer: CrlAnswer) -> Callable[[CertStatus], Cached[CertStatus]] | None:
+        """The status cache entry of a CRL answer: valid while every CRL (and signer path) that
+        made it is, and, when refresh_seconds is set and a fetched source took part, no longer
+        than that."""
+        start, end = answer.valid_from, answer.valid_until
+        if start is None or end is None:
+            return None
         refresh = self.config.crl.refresh_seconds
-        refresh_by = None if refresh is None or index.source.startswith("static:") else self.clock() + refresh
-        assert index.next_update is not None
+        fetched = any(not uri.startswith("static:") for uri in self._static_or_urls())
+        refresh_by = None if refresh is None or not fetched else self.clock() + refresh
 
         def window(result: CertStatus) -> Cached[CertStatus]:
-            assert index.next_update is not None
-            return Cached(
-                replace(result, source=f"cache ({result.source})"), index.this_update, index.next_update, refresh_by
-            )
+            return Cached(replace(result, source=f"cache ({result.source})"), start, end, refresh_by)
 
         return window
+
+    def _static_or_urls(self) -> list[str]:
+        cfg = self.config.crl
+        return [*self._static, *cfg.urls, *(["cdp"] if cfg.use_distribution_points else [])]
 
 
 _Found = tuple[RevocationStatus, str, str, Callable[[CertStatus], Cached[CertStatus]] | None]

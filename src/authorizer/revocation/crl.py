@@ -32,7 +32,7 @@ import base64
 import binascii
 import datetime as dt
 import threading
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -40,6 +40,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtensionOID
 
+from ..dn import DNKey, name_key
 from .der import DerError, read_header, tbs_certlist_body
 from .signature import verify_signature
 
@@ -58,7 +59,9 @@ KNOWN_CRL_EXTENSIONS = frozenset(
 
 
 class CrlError(ValueError):
-    """The bytes are not a CRL."""
+    """The bytes are not a CRL, or not one this code can read. Every parser failure of
+    ``cryptography`` (``InvalidVersion``, ``DuplicateExtension``, ``ValueError``, ``TypeError``,
+    ``OverflowError`` ...) becomes this, so that it disqualifies one source and no more."""
 
 
 @dataclass(frozen=True)
@@ -112,35 +115,55 @@ def tbs_bytes(der: bytes) -> bytes:
 
 def load_crl(data: bytes) -> x509.CertificateRevocationList:
     """PEM or DER, decided by content."""
+    der = crl_der(data)
     try:
-        return x509.load_der_x509_crl(crl_der(data))
-    except ValueError as exc:
-        raise CrlError(f"not a CRL: {exc}") from None
+        return x509.load_der_x509_crl(der)
+    except Exception as exc:  # InvalidVersion, DuplicateExtension, ValueError ...: all "not a CRL"
+        raise CrlError(f"not a CRL: {_why(exc)}") from None
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+def _why(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def not_after(limit: dt.datetime, at: dt.datetime, skew: dt.timedelta) -> bool:
+    """``at > limit + skew`` without computing ``limit + skew``: a GeneralizedTime of
+    9999-12-31T23:59:59Z is a valid date, and adding a skew to it overflows ``datetime``."""
+    return at - skew > limit
 
 
 @dataclass(frozen=True, eq=False)
 class CrlIndex:
-    """A parsed CRL with its serial index. Build with :meth:`from_bytes`."""
+    """A parsed CRL with its serial index. Build with :meth:`from_bytes`.
+
+    Entries are indexed per *certificate issuer*: in an indirect CRL a ``certificateIssuer``
+    entry extension names the issuer of that entry and of every following entry until the next
+    one (RFC 5280 5.3.3); every other CRL lists its own issuer's certificates only.
+    """
 
     source: str
     issuer: x509.Name
     this_update: dt.datetime
     next_update: dt.datetime | None
+    #: Serials of the CRL issuer's own certificates listed as revoked.
     serials: Set[int] = field(repr=False)
     idp: x509.IssuingDistributionPoint | None
     #: Why this CRL can never be used, or None.
     unusable: str | None
     _signed: _SignedPart = field(repr=False)
-    #: A delta CRL (deltaCRLIndicator): it can prove a revocation, never that a certificate is
-    #: good, because it only lists the changes since a base CRL.
+    #: A delta CRL (deltaCRLIndicator): it only lists the changes since a base CRL, so alone it
+    #: can prove a revocation, never that a certificate is good.
     delta: bool = False
+    #: cRLNumber, and for a delta CRL the BaseCRLNumber of its deltaCRLIndicator.
+    number: int | None = None
+    base_number: int | None = None
+    #: RFC 4518 comparison key of the issuer name.
+    issuer_key: DNKey = ()
+    #: Indirect CRLs: serials listed for other certificate issuers (by name key).
+    others: Mapping[DNKey, Set[int]] = field(default_factory=dict, repr=False)
+    #: Delta CRLs: serials listed with reason removeFromCRL, per certificate issuer.
+    removed: Mapping[DNKey, Set[int]] = field(default_factory=dict, repr=False)
     _verified: dict[bytes, bool] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -148,11 +171,13 @@ class CrlIndex:
     def from_bytes(cls, data: bytes, source: str) -> CrlIndex:
         """Index a PEM or DER CRL; raises CrlError when it is not one."""
         der = crl_der(data)
+        crl = load_crl(der)
         try:
-            crl = x509.load_der_x509_crl(der)
-        except ValueError as exc:
-            raise CrlError(f"not a CRL: {exc}") from None
-        return cls.from_crl(crl, source, tbs=tbs_bytes(der))
+            return cls.from_crl(crl, source, tbs=tbs_bytes(der))
+        except CrlError:
+            raise
+        except Exception as exc:  # any parser failure disqualifies this CRL only
+            raise CrlError(f"malformed CRL: {_why(exc)}") from None
 
     @classmethod
     def from_crl(cls, crl: x509.CertificateRevocationList, source: str, *, tbs: bytes | None = None) -> CrlIndex:
@@ -162,33 +187,64 @@ class CrlIndex:
             tbs = crl.tbs_certlist_bytes
         unusable: str | None = None
         delta = False
+        number: int | None = None
+        base_number: int | None = None
         idp: x509.IssuingDistributionPoint | None = None
         try:
             extensions = crl.extensions
             this_update = crl.last_update_utc
             next_update = crl.next_update_utc
             issuer = crl.issuer
-        except ValueError as exc:
-            raise CrlError(f"malformed CRL: {exc}") from None
+            issuer_key = name_key(issuer)
+        except Exception as exc:  # DuplicateExtension, ValueError, OverflowError ...
+            raise CrlError(f"malformed CRL: {_why(exc)}") from None
         for ext in extensions:
-            if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
-                delta = True
-            elif ext.oid == ExtensionOID.ISSUING_DISTRIBUTION_POINT:
-                assert isinstance(ext.value, x509.IssuingDistributionPoint)
-                idp = ext.value
-                if idp.indirect_crl:
-                    unusable = unusable or "indirect CRLs are not supported"
-                elif idp.only_contains_attribute_certs:
+            value = ext.value
+            if isinstance(value, x509.DeltaCRLIndicator):
+                delta, base_number = True, value.crl_number
+            elif isinstance(value, x509.CRLNumber):
+                number = value.crl_number
+            elif isinstance(value, x509.IssuingDistributionPoint):
+                idp = value
+                if idp.only_contains_attribute_certs:
                     unusable = unusable or "CRL only covers attribute certificates"
             elif ext.critical and ext.oid not in KNOWN_CRL_EXTENSIONS:
                 unusable = unusable or f"unknown critical CRL extension {ext.oid.dotted_string}"
+        indirect = idp is not None and idp.indirect_crl
         try:
-            serials, critical = _index(crl, tbs, delta=delta)
-        except (ValueError, DerError) as exc:
-            raise CrlError(f"malformed revoked entries: {exc}") from None
-        if critical:
-            unusable = unusable or "a critical CRL entry extension (indirect CRL or unknown) is not supported"
-        return cls(source, issuer, this_update, next_update, serials, idp, unusable, _SignedPart.of(crl, tbs), delta)
+            entries = _index(crl, tbs, issuer_key, delta=delta, indirect=indirect)
+        except Exception as exc:  # DerError, DuplicateExtension, ValueError ...
+            raise CrlError(f"malformed revoked entries: {_why(exc)}") from None
+        unusable = unusable or entries.unusable
+        own = entries.revoked.pop(issuer_key, set())
+        return cls(
+            source,
+            issuer,
+            this_update,
+            next_update,
+            own,
+            idp,
+            unusable,
+            _SignedPart.of(crl, tbs),
+            delta,
+            number,
+            base_number,
+            issuer_key,
+            entries.revoked,
+            entries.removed,
+        )
+
+    def lists(self, issuer_key: DNKey, serial: int) -> bool:
+        """Whether the certificate ``serial`` of the issuer named ``issuer_key`` is listed."""
+        if issuer_key == self.issuer_key:
+            return serial in self.serials
+        found = self.others.get(issuer_key)
+        return found is not None and serial in found
+
+    def unlists(self, issuer_key: DNKey, serial: int) -> bool:
+        """Delta CRLs: whether the certificate is listed with reason removeFromCRL."""
+        found = self.removed.get(issuer_key)
+        return found is not None and serial in found
 
     def signed_by(self, issuer: x509.Certificate) -> bool:
         """Signature over the TBS bytes with the issuer's key, memoised per key."""
@@ -246,46 +302,27 @@ class CrlIndex:
 
     def is_current(self, at: dt.datetime, skew: dt.timedelta) -> str | None:
         """Why the CRL is not current at ``at``, or None."""
-        if self.this_update - skew > at:
+        if self.this_update > at + skew:
             return f"CRL thisUpdate {self.this_update:%Y-%m-%dT%H:%M:%SZ} is in the future"
         if self.next_update is None:
             return "CRL has no nextUpdate"
-        if at > self.next_update + skew:
+        if not_after(self.next_update, at, skew):
             return f"CRL expired at {self.next_update:%Y-%m-%dT%H:%M:%SZ}"
         return None
 
     def verdict(
         self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, skew: dt.timedelta
     ) -> CrlVerdict:
-        """Apply this CRL to ``cert`` issued by ``issuer`` (already a verified chain link)."""
-        if self.unusable:
-            return CrlVerdict(False, detail=self.unusable)
-        if self.issuer != issuer.subject:
-            return CrlVerdict(False, detail="CRL names another issuer")
-        try:
-            ku = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
-            if not ku.crl_sign:
-                return CrlVerdict(False, detail="issuer's keyUsage does not allow cRLSign")
-        except x509.ExtensionNotFound:
-            pass
-        if not self.signed_by(issuer):
-            return CrlVerdict(False, detail="CRL signature does not verify with the issuer's key")
-        why = self.is_current(at, skew)
-        if why:
-            return CrlVerdict(False, detail=why)
-        complete = True
-        if self.idp is not None:
-            why = _idp_scope(self.idp, cert)
-            if why:
-                return CrlVerdict(False, detail=why)
-            complete = self.idp.only_some_reasons is None
-        revoked = cert.serial_number in self.serials
-        if self.delta:
-            complete = False
-            detail = "listed in a delta CRL" if revoked else "not listed in a delta CRL (which never proves good)"
-        else:
-            detail = "listed" if revoked else ("not listed" if complete else "not listed in a reason-partitioned CRL")
-        return CrlVerdict(True, revoked=revoked, complete=complete, detail=detail)
+        """This CRL alone applied to ``cert`` issued by ``issuer`` (a verified chain link): the
+        RFC 5280 6.3.3 rules of :mod:`.crl_status` with this one CRL and the issuer's own key."""
+        from .crl_status import CrlContext, decide
+        from .status import RevocationStatus
+
+        answer = decide(cert, (cert, issuer), (self,), CrlContext(at, skew))
+        if answer.status is RevocationStatus.UNKNOWN:
+            return CrlVerdict(False, detail=answer.detail)
+        revoked = answer.status is RevocationStatus.REVOKED
+        return CrlVerdict(True, revoked=revoked, complete=not revoked, detail=answer.detail)
 
 
 @dataclass(frozen=True)
@@ -328,52 +365,52 @@ class _SignedPart:
 _CRITICAL_FLAG = b"\x01\x01\xff\x04"
 
 
-def _index(crl: x509.CertificateRevocationList, tbs: bytes, *, delta: bool) -> tuple[set[int], bool]:
-    """The serial set, and whether any entry has a critical extension.
+@dataclass
+class _Entries:
+    revoked: dict[DNKey, set[int]]
+    removed: dict[DNKey, set[int]]
+    unusable: str | None = None
+
+
+def _index(
+    crl: x509.CertificateRevocationList, tbs: bytes, issuer_key: DNKey, *, delta: bool, indirect: bool
+) -> _Entries:
+    """The serials per certificate issuer, and why the entries make the CRL unusable.
 
     Letting cryptography iterate the entries costs ~0.85 µs each (a pure-Python DER walk costs
     five times more; asking each entry for its extensions, four times more). So entry
     extensions are inspected only when the raw ``revokedCertificates`` bytes contain
-    ``01 01 FF 04``, which every critical extension does: one C-speed search for the usual CRL
-    (random serials hit it about once per 4 GB), the exact check only when it might matter.
+    ``01 01 FF 04``, which every critical extension (``certificateIssuer`` included) does: one
+    C-speed search for the usual CRL (random serials hit it about once per 4 GB), the exact
+    walk only when it might matter.
 
-    In a delta CRL an entry with reason ``removeFromCRL`` means "no longer revoked", so it is
-    left out of the index.
+    In a delta CRL an entry with reason ``removeFromCRL`` means "no longer revoked": it goes to
+    ``removed``, not ``revoked``.
     """
-    if delta:
-        serials = {entry.serial_number for entry in crl if not _removed(entry)}
-    else:
-        serials = {entry.serial_number for entry in crl}
     span = tbs_certlist_body(tbs)
-    critical = False
-    if span is not None and tbs.find(_CRITICAL_FLAG, span[0], span[1]) >= 0:
-        critical = any(ext.critical for entry in crl for ext in entry.extensions)
-    return serials, critical
-
-
-def _removed(entry: x509.RevokedCertificate) -> bool:
-    try:
-        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.remove_from_crl
-    except x509.ExtensionNotFound:
-        return False
-
-
-def _idp_scope(idp: x509.IssuingDistributionPoint, cert: x509.Certificate) -> str | None:
-    """Why a CRL with this issuing distribution point does not cover ``cert``, or None."""
-    is_ca = _is_ca(cert)
-    if idp.only_contains_user_certs and is_ca:
-        return "CRL only covers end-entity certificates"
-    if idp.only_contains_ca_certs and not is_ca:
-        return "CRL only covers CA certificates"
-    if idp.full_name is None and idp.relative_name is None:
-        return None
-    try:
-        cdps = list(cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value)
-    except x509.ExtensionNotFound:
-        return "CRL is scoped to a distribution point the certificate does not name"
-    for dp in cdps:
-        if idp.full_name is not None and dp.full_name is not None and set(idp.full_name) & set(dp.full_name):
-            return None
-        if idp.relative_name is not None and dp.relative_name is not None and idp.relative_name == dp.relative_name:
-            return None
-    return "CRL is scoped to a distribution point the certificate does not name"
+    critical = span is not None and tbs.find(_CRITICAL_FLAG, span[0], span[1]) >= 0
+    if not critical and not delta:
+        return _Entries({issuer_key: {entry.serial_number for entry in crl}}, {})
+    revoked: dict[DNKey, set[int]] = {}
+    removed: dict[DNKey, set[int]] = {}
+    unusable: str | None = None
+    current = issuer_key
+    for entry in crl:
+        exts = entry.extensions
+        remove = False
+        for ext in exts:
+            value = ext.value
+            if isinstance(value, x509.CertificateIssuer):
+                names = [n.value for n in value if isinstance(n, x509.DirectoryName)]
+                if not indirect:
+                    unusable = unusable or "certificateIssuer CRL entry extension in a CRL that is not indirect"
+                elif len(names) != 1:
+                    unusable = unusable or "certificateIssuer CRL entry extension without exactly one directoryName"
+                else:
+                    current = name_key(names[0])
+            elif isinstance(value, x509.CRLReason):
+                remove = delta and value.reason == x509.ReasonFlags.remove_from_crl
+            elif ext.critical:
+                unusable = unusable or f"unknown critical CRL entry extension {ext.oid.dotted_string}"
+        (removed if remove else revoked).setdefault(current, set()).add(entry.serial_number)
+    return _Entries(revoked, removed, unusable)
