@@ -53,7 +53,6 @@ def documents() -> st.SearchStrategy[str]:
     return st.one_of(structural, structural, textual)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 defect 6: deep nesting, 5,000-digit integers, 1e400 and NaN")
 @given(documents())
 @example(DEEP)
 @example(BIG_INT)
@@ -94,7 +93,6 @@ def test_check_config_on_the_demo_document(folder: Path) -> None:
     assert code == cli.EXIT_OK and output.startswith("VALID"), output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 defect 6: check-config prints a traceback on deep nesting/big ints")
 @given(documents())
 @example(DEEP)
 @example(BIG_INT)

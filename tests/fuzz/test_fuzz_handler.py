@@ -101,7 +101,6 @@ def _with(event_name: str, *path_value: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 defect 5: a lone surrogate in the request id loses the log line")
 @given(mutated_events())
 @example(_with("rest-allow-valid-rsa", "requestContext", "requestId", "id-\ud800"))
 @example(_with("rest-allow-valid-rsa", "methodArn", EVENTS["rest-allow-valid-rsa"]["methodArn"] + "\udc00"))
@@ -134,7 +133,6 @@ def _version(der: bytes, version: int) -> str:
     return mutate.pem_of(mutate.encode(tree))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 defect 4: malformed certificates answer INTERNAL_ERROR")
 @given(mutated_pems(), st.sampled_from(["rest", "http1", "http2"]))
 @example(_version(DER["valid-ecdsa"], 5), "rest")
 def test_handler_on_mutated_certificates(runtime: Runtime, pem: str, api: str) -> None:
@@ -182,7 +180,6 @@ def _unused_bits(der: bytes) -> bytes:
     return der[:start] + b"\x01" + der[start + 1 :]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 defect 1: a signature BIT STRING with unused bits is accepted")
 @given(signature_changed())
 @example(_unused_bits(DER["valid-ecdsa"]))
 @example(_unused_bits(DER["valid-rsa"]))
@@ -242,7 +239,6 @@ def test_the_denied_fingerprint_is_denied(deny_by_fingerprint: Runtime) -> None:
     assert other.reason is Reason.ALLOWED
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 defect 1: an ECDSA (r, n-s) signature dodges a cert_sha256 deny rule")
 @given(reencoded_signatures())
 @example(malleated(DER["valid-ecdsa"]))
 def test_a_denied_certificate_is_denied_in_every_encoding(deny_by_fingerprint: Runtime, der: bytes) -> None:
