@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed
 
 # Deploy-side targets (layer, cfn-lint, sam validate/build) and aws-sam-cli in its own venv.
 include make/sam.mk
+# `make fuzz`: the hypothesis properties of tests/fuzz with a large example budget.
+include make/fuzz.mk
 # NIST PKITS fixtures for the test suite (fetched before pytest).
 include make/pkits.mk
 
@@ -43,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_decision.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_revocation.py
+	$(BIN)/python bench/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache build .aws-sam
