@@ -40,7 +40,7 @@ def download(into: Path) -> Path:
         *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"),
         *("--dest", str(into), f"{PACKAGE}=={VERSION}"),
     ]
-    subprocess.run(cmd, check=True)  # noqa: S603 - fixed arguments
+    subprocess.run(cmd, check=True)
     sdist = into / SDIST
     if not sdist.is_file():
         raise SystemExit(f"fetch_pkits: pip did not produce {SDIST} (got {sorted(p.name for p in into.iterdir())})")
