@@ -224,7 +224,7 @@ def pem_mutation(draw: st.DrawFn, pem: str) -> str:
     for _ in range(draw(st.integers(1, 3))):
         op = draw(st.sampled_from(["char", "line", "label", "space", "double", "truncate", "junk"]))
         lines = text.split("\n")
-        if op == "char" and len(text) > 30:
+        if op == "char" and len(text) > 60:
             pos = draw(st.integers(28, len(text) - 27))
             text = text[:pos] + draw(st.sampled_from([*NASTY_CHARS, "A", "=", "-", "+", "!"])) + text[pos + 1 :]
         elif op == "line" and len(lines) > 2:
