@@ -148,7 +148,14 @@ def handle(event: object, runtime: Runtime, at: dt.datetime | None = None) -> Ou
         decision = Decision.deny(Reason.INTERNAL_ERROR, f"response: {type(exc).__name__}: {str(exc)[:200]}")
         response = build_response(decision, Target(target.kind, target.arn, None))
     elapsed_ms = (time.perf_counter() - start) * 1000
-    _log(decision, request, elapsed_ms, stale)
+    try:
+        _log(decision, request, elapsed_ms, stale)
+    except Exception as exc:  # a bug in building the line: still one line, and still an answer
+        logger.error(
+            "authorization decision",
+            extra={"decision": "allow" if decision.allowed else "deny", "reason": decision.reason.value,
+                   "log_error": f"{type(exc).__name__}: {str(exc)[:200]}"},
+        )  # fmt: skip
     return Outcome(response, decision, elapsed_ms)
 
 

@@ -167,13 +167,22 @@ def checked_certificate(
         # parsed certificate.
         leaf.__dict__["der"] = der
         leaf.__dict__["fingerprint_sha256"] = hashlib.sha256(der).hexdigest()
-        _ = (leaf.subject, cert.issuer, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
-        _ = cert.extensions
+        leaf.__dict__["subject"] = decode_fields(cert)
     except CertDerError as exc:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"{what} is not DER: {exc}") from None
     except PARSE_ERRORS as exc:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"{what} does not parse: {_short(exc)}") from None
     return leaf
+
+
+def decode_fields(cert: x509.Certificate) -> str:
+    """Read every lazily decoded field later code uses; returns the subject's RFC 4514 string.
+
+    Raises one of :data:`PARSE_ERRORS` when a field does not decode.
+    """
+    subject = cert.subject.rfc4514_string()
+    _ = (cert.issuer, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc, cert.extensions)
+    return subject
 
 
 def _single_block_der(data: bytes) -> bytes | None:

@@ -142,6 +142,22 @@ def _certs_in(data: bytes) -> list[Any]:
         return []
 
 
+def _trust_file(path: str) -> list[Any]:
+    """The certificates of a truststore file, each known to decode (a name that does not would
+    otherwise surface as a traceback from path building): a bad one is a usage error."""
+    from .certificate import PARSE_ERRORS, decode_fields
+
+    certs = _certs_in(_read(path))
+    if not certs:
+        raise UsageError(f"{path} holds no certificate")
+    for i, cert in enumerate(certs):
+        try:
+            decode_fields(cert)
+        except PARSE_ERRORS as exc:
+            raise UsageError(f"{path}: certificate {i + 1} does not parse: {str(exc)[:200]}") from None
+    return certs
+
+
 def _parse_time(text: str | None) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.UTC)
@@ -162,16 +178,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     anchors: list[Any] = []
     intermediates: list[Any] = []
     for f in args.trust_store:
-        certs = _certs_in(_read(f))
-        if not certs:
-            raise UsageError(f"{f} holds no certificate")
+        certs = _trust_file(f)
         for cert in certs:  # API Gateway's meaning: self-signed = anchor, others = intermediates
             (anchors if is_self_signed(cert) else intermediates).append(cert)
     for f in args.trust_anchor:
-        certs = _certs_in(_read(f))
-        if not certs:
-            raise UsageError(f"{f} holds no certificate")
-        anchors += certs
+        anchors += _trust_file(f)
 
     config = None
     if args.config:
@@ -196,7 +207,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         if not certs:
             raise AuthorizerError(Reason.CERT_MALFORMED, f"{args.leaf} holds no certificate")
-        path = validator.validate(checked_certificate(certs[0], what=args.leaf), at, certs[1:])
+        sent = [checked_certificate(c, what=f"{args.leaf} certificate {i + 2}").cert for i, c in enumerate(certs[1:])]
+        path = validator.validate(checked_certificate(certs[0], what=args.leaf), at, sent)
         chain_names = path.describe()
         if checker is not None:
             outcome = checker.check(path.chain, at)

@@ -59,6 +59,9 @@ class TruststoreRef:
 class CacheSettings:
     ttl_seconds: float = 60.0
     max_stale_seconds: float = 3600.0
+    #: The longest a decision waits for a refresh of the document and truststore together;
+    #: past it the last good copies answer (Lambda's own timeout is a few seconds).
+    refresh_deadline_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,8 @@ class PolicyConfig:
             f"truststore: {self.truststore.uri}"
             + (f" (version {self.truststore.version})" if self.truststore.version else ""),
             f"validation: EKU {self.validation.eku.value}, at most {self.validation.max_chain_length} certificates",
-            f"cache: re-read every {self.cache.ttl_seconds:g} s, last good kept {self.cache.max_stale_seconds:g} s",
+            f"cache: re-read every {self.cache.ttl_seconds:g} s, last good kept {self.cache.max_stale_seconds:g} s, "
+            f"a refresh waits at most {self.cache.refresh_deadline_seconds:g} s",
             f"HTTP API 2.0 answers: {self.http2_response.value} response",
         ]
         lines.append(self.revocation.describe() if self.revocation else "revocation: none (no 'revocation' section)")
@@ -137,6 +141,8 @@ MAX_DEPTH = 32
 MAX_INT_DIGITS = 64
 #: Largest value of a duration in seconds (a year).
 MAX_SECONDS = 365 * 24 * 3600
+#: Bounds of ``cache.refresh_deadline_seconds`` (Lambda gives the function a few seconds).
+MIN_DEADLINE, MAX_DEADLINE = 0.05, 5.0
 
 
 class _Unusable:
@@ -248,9 +254,13 @@ def _cache(value: object) -> CacheSettings:
     if value is None:
         return CacheSettings()
     section = _mapping(value, "cache")
-    _only(section, "cache", {"ttl_seconds", "max_stale_seconds"})
+    _only(section, "cache", {"ttl_seconds", "max_stale_seconds", "refresh_deadline_seconds"})
+    deadline = _number(section, "refresh_deadline_seconds", "cache", 1.0)
+    if not MIN_DEADLINE <= deadline <= MAX_DEADLINE:
+        where = "cache.refresh_deadline_seconds"
+        raise ConfigError(where, f"expected a number from {MIN_DEADLINE} to {MAX_DEADLINE}, got {deadline:g}")
     return CacheSettings(
-        _number(section, "ttl_seconds", "cache", 60.0), _number(section, "max_stale_seconds", "cache", 3600.0)
+        _number(section, "ttl_seconds", "cache", 60.0), _number(section, "max_stale_seconds", "cache", 3600.0), deadline
     )
 
 

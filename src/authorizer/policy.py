@@ -39,6 +39,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cryptography import x509
@@ -50,6 +51,7 @@ from .certificate import PARSE_ERRORS, ClientCertificate
 from .dn import DNKey, DNSyntaxError, attribute_values, fold, format_key, name_key, parse_dn
 from .reasons import AuthorizerError, ConfigError, Reason
 from .routes import VERBS, RouteRule
+from .wildcard import Wildcard
 
 __all__ = [
     "VERBS",
@@ -86,9 +88,6 @@ class CertFacts:
     """
 
     fingerprint: str
-    #: ``fingerprint`` and the SHA-256 of every other encoding of the same signed certificate
-    #: (an ECDSA signature's ``(r, n - s)`` twin): what ``cert_sha256`` rules compare against.
-    fingerprints: frozenset[str]
     subject: DNKey
     issuer: DNKey
     serial: int
@@ -96,6 +95,15 @@ class CertFacts:
     dns: tuple[str, ...]
     uris: tuple[str, ...]
     emails: tuple[str, ...]
+    der: bytes = field(compare=False, repr=False)
+    ecdsa_signed: bool = field(compare=False, repr=False)
+
+    @cached_property
+    def fingerprints(self) -> frozenset[str]:
+        """``fingerprint`` and the SHA-256 of every other encoding of the same signed certificate
+        (an ECDSA signature's ``(r, n - s)`` twin): what ``cert_sha256`` rules compare against.
+        Computed on first use, so only when a rule has a ``cert_sha256``."""
+        return equivalent_fingerprints(CertificateDer(self.der), self.ecdsa_signed) | {self.fingerprint}
 
 
 _FACTS: dict[str, CertFacts] = {}
@@ -109,7 +117,7 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     facts = _FACTS.get(fp)
     if facts is None:
         try:
-            facts = _compute_facts(fp, cert.fingerprints, cert.cert)
+            facts = _compute_facts(fp, cert)
         except PARSE_ERRORS as exc:  # cryptography parses names and extensions lazily
             raise AuthorizerError(Reason.CERT_MALFORMED, f"names or SANs do not parse: {str(exc)[:200]}") from None
         with _FACTS_LOCK:
@@ -119,7 +127,8 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     return facts
 
 
-def _compute_facts(fp: str, fps: frozenset[str], cert: x509.Certificate) -> CertFacts:
+def _compute_facts(fp: str, leaf: ClientCertificate) -> CertFacts:
+    cert = leaf.cert
     subject = name_key(cert.subject)
     dns: list[str] = []
     uris: list[str] = []
@@ -134,7 +143,6 @@ def _compute_facts(fp: str, fps: frozenset[str], cert: x509.Certificate) -> Cert
         emails = [_fold_email(v) for v in sans.get_values_for_type(x509.RFC822Name)]
     return CertFacts(
         fingerprint=fp,
-        fingerprints=fps,
         subject=subject,
         issuer=name_key(cert.issuer),
         serial=cert.serial_number,
@@ -142,6 +150,8 @@ def _compute_facts(fp: str, fps: frozenset[str], cert: x509.Certificate) -> Cert
         dns=tuple(dns),
         uris=tuple(uris),
         emails=tuple(emails),
+        der=leaf.der,
+        ecdsa_signed=leaf.is_ecdsa_signed,
     )
 
 
@@ -173,16 +183,14 @@ class Pattern:
 
     text: str
     exact: str | None = None
-    regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: Matched in time linear in the value (never a backtracking regex: the value is the client's).
+    wildcard: Wildcard | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def compile(cls, text: str, separators: str) -> Pattern:
         if "*" not in text:
             return cls(text, exact=text)
-        one = f"[^{re.escape(separators)}]+" if separators else ".+"
-        parts = re.split(r"(\*\*|\*)", text)
-        body = "".join(".+" if p == "**" else one if p == "*" else re.escape(p) for p in parts)
-        return cls(text, regex=re.compile(body, re.DOTALL))
+        return cls(text, wildcard=Wildcard(text, separators))
 
     @property
     def prefix(self) -> str:
@@ -197,10 +205,10 @@ class Pattern:
     def fits(self, values: Iterable[str]) -> bool:
         if self.exact is not None:
             return self.exact in values
-        assert self.regex is not None
-        match = self.regex.fullmatch
+        assert self.wildcard is not None
+        match = self.wildcard.fullmatch
         for v in values:  # noqa: SIM110 - a loop is cheaper than any() and its generator here
-            if match(v) is not None:
+            if match(v):
                 return True
         return False
 

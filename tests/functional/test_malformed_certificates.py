@@ -30,11 +30,12 @@ V3, V4 = bytes.fromhex("a003020102"), bytes.fromhex("a003020103")
 
 
 @pytest.fixture(scope="module")
-def pki() -> dict[str, Any]:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = CA.root("Malformed Root")
     issuing = root.intermediate("Malformed Issuing")
     leaf = issuing.issue("CN=c,O=Partner A")
     return {
+        "dir": tmp_path_factory.mktemp("malformed"),
         "root": root,
         "issuing": issuing,
         "leaf": leaf,
@@ -102,3 +103,37 @@ def test_check_config_with_a_truststore_of_an_unknown_version(pki, tmp_path: Pat
     proc = _cli("check-config", str(policy))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "INVALID" in proc.stdout and "truststore.uri" in proc.stdout
+
+
+def test_a_negative_serial_is_refused_and_its_event_fields_still_build(pki) -> None:
+    """``make_event`` and serve's access log read the hint fields: a negative serial (which
+    cryptography still parses, with a warning) raised ``OverflowError`` there."""
+    import warnings
+
+    from authorizer.events import client_cert_block
+
+    leaf = pki["leaf"].cert
+    serial = leaf.serial_number.to_bytes(2, "big")
+    negative = resigned(leaf, pki["issuing"], b"\x02\x02" + serial, b"\x02\x02" + bytes([serial[0] | 0x80, serial[1]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        block = client_cert_block(pem_block(negative))
+        assert block["serialNumber"].startswith("-")
+        rt = Runtime(str(_policy(Path(pki["dir"]), pki)))
+        outcome = handle(make_event(pem_block(negative)), rt, NOW)
+    assert outcome.decision.reason not in (Reason.INTERNAL_ERROR, Reason.ALLOWED), outcome.decision.detail
+
+
+def test_verify_with_a_malformed_intermediate_or_truststore_certificate(pki, tmp_path: Path) -> None:
+    """Certificates beside the leaf (sent intermediates, truststore files) are read by path
+    building, where an undecodable name used to surface as a traceback."""
+    bad = pem_block(pki["bad"]["CN as a BIT STRING (TypeError)"])
+    (tmp_path / "truststore.pem").write_bytes(pki["issuing"].cert_pem + pki["root"].cert_pem)
+    (tmp_path / "sent.pem").write_text(pki["leaf"].cert_pem.decode() + bad)
+    (tmp_path / "bad-truststore.pem").write_text(pki["root"].cert_pem.decode() + bad)
+    (tmp_path / "leaf.pem").write_bytes(pki["leaf"].cert_pem)
+    sent = _cli("verify", str(tmp_path / "sent.pem"), "--trust-store", str(tmp_path / "truststore.pem"), "--at", AT)
+    assert sent.returncode == 1 and "REFUSED: CERT_MALFORMED" in sent.stdout, sent.stdout + sent.stderr
+    store = _cli("verify", str(tmp_path / "leaf.pem"), "--trust-store", str(tmp_path / "bad-truststore.pem"))
+    assert store.returncode == 2 and "does not parse" in store.stderr, store.stdout + store.stderr
+    assert "Traceback" not in sent.stderr + store.stderr
