@@ -17,6 +17,6 @@ _COMMON = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     "print_blob": True,
 }
-settings.register_profile("ci", max_examples=200, derandomize=True, database=None, **_COMMON)
+settings.register_profile("ci", max_examples=400, derandomize=True, database=None, **_COMMON)
 settings.register_profile("deep", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5000")), **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
