@@ -14,6 +14,8 @@ import json
 import math
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,3 +108,27 @@ def test_check_config_never_prints_a_traceback(folder: Path, text: str) -> None:
     assert code in (cli.EXIT_OK, cli.EXIT_REFUSED), (code, output[-2000:])
     assert output.startswith("VALID" if code == cli.EXIT_OK else "INVALID"), output[:500]
     assert re.search(r"(re-read every|kept) -?(nan|inf) s", output) is None, output[:500]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field"),
+    [
+        ("deep", DEEP, ""),
+        ("big-int", BIG_INT, ""),
+        ("1e400", HUGE_TTL, "cache.ttl_seconds"),
+        ("nan", NAN_TTL, "cache.ttl_seconds"),
+        ("infinity", INF_STALE, "cache.max_stale_seconds"),
+    ],
+)
+def test_check_config_command_on_the_reproductions(folder: Path, name: str, text: str, field: str) -> None:
+    """The real command in its own process: INVALID with the field's path, exit 1, no traceback."""
+    path = folder / f"{name}.json"
+    path.write_text(text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "authorizer", "check-config", str(path)], capture_output=True, text=True, timeout=60
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == cli.EXIT_REFUSED, output
+    assert proc.stdout.startswith("INVALID"), output
+    assert "Traceback" not in output, output
+    assert field in proc.stdout, output
