@@ -14,12 +14,13 @@ import enum
 import json
 import math
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .chain import MAX_CHAIN_LENGTH, EkuMode
 from .reasons import ConfigError
+from .validation import ANY_POLICY, MAX_CHAIN_LENGTH, EkuMode, PolicyInputs
 
 if TYPE_CHECKING:
     from .policy import AccessPolicy
@@ -68,6 +69,7 @@ class CacheSettings:
 class ValidationSettings:
     eku: EkuMode = EkuMode.CLIENT_AUTH
     max_chain_length: int = MAX_CHAIN_LENGTH
+    policies: PolicyInputs = field(default_factory=PolicyInputs)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class PolicyConfig:
             f"truststore: {self.truststore.uri}"
             + (f" (version {self.truststore.version})" if self.truststore.version else ""),
             f"validation: EKU {self.validation.eku.value}, at most {self.validation.max_chain_length} certificates",
+            f"policies: {self.validation.policies.describe()}",
             f"cache: re-read every {self.cache.ttl_seconds:g} s, last good kept {self.cache.max_stale_seconds:g} s, "
             f"a refresh waits at most {self.cache.refresh_deadline_seconds:g} s",
             f"HTTP API 2.0 answers: {self.http2_response.value} response",
@@ -268,7 +271,7 @@ def _validation(value: object) -> ValidationSettings:
     if value is None:
         return ValidationSettings()
     section = _mapping(value, "validation")
-    _only(section, "validation", {"eku", "max_chain_length"})
+    _only(section, "validation", {"eku", "max_chain_length", "policies"})
     eku = section.get("eku", EkuMode.CLIENT_AUTH.value)
     try:
         mode = EkuMode(eku)
@@ -280,7 +283,34 @@ def _validation(value: object) -> ValidationSettings:
             "validation.max_chain_length",
             f"expected an integer from 2 to {MAX_CHAIN_LENGTH} (API Gateway's limit)",
         )
-    return ValidationSettings(mode, length)
+    return ValidationSettings(mode, length, _policy_inputs(section.get("policies")))
+
+
+_OID = re.compile(r"[0-2](?:\.(?:0|[1-9][0-9]{0,17})){1,63}")
+
+
+def _policy_inputs(value: object) -> PolicyInputs:
+    """``validation.policies``: RFC 5280 §6.1.1's user-initial-policy-set and three flags."""
+    if value is None:
+        return PolicyInputs()
+    path = "validation.policies"
+    section = _mapping(value, path)
+    _only(section, path, {"acceptable", "require_explicit", "inhibit_mapping", "inhibit_any"})
+    acceptable = section.get("acceptable", [ANY_POLICY])
+    if not isinstance(acceptable, list) or not acceptable or len(acceptable) > 256:
+        raise ConfigError(f"{path}.acceptable", 'expected a list of 1 to 256 policy OIDs ("2.5.29.32.0" is anyPolicy)')
+    for i, oid in enumerate(acceptable):
+        if not isinstance(oid, str) or not _OID.fullmatch(oid):
+            raise ConfigError(
+                f"{path}.acceptable[{i}]", f'expected a dotted OID such as "1.3.6.1.4.1.99.1", got {oid!r}'
+            )
+    flags = {}
+    for key in ("require_explicit", "inhibit_mapping", "inhibit_any"):
+        flag = section.get(key, False)
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{path}.{key}", f"expected true or false, got {flag!r}")
+        flags[key] = flag
+    return PolicyInputs(frozenset(acceptable), **flags)
 
 
 def _http2(value: object) -> Http2Response:

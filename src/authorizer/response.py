@@ -18,7 +18,7 @@ from .reasons import Reason
 from .request import ApiArn, PayloadKind, Target
 
 if TYPE_CHECKING:
-    from .chain import VerifiedPath
+    from .validation import VerifiedPath
 
 
 class IamRoute(Protocol):
@@ -55,6 +55,9 @@ class Decision:
             leaf = self.path.leaf
             ctx.update(leaf.summary())
             ctx["sans"] = ",".join(leaf.sans)
+            # The path's valid certificate policies (RFC 5280 §6.1.5(g)), for backends that
+            # grant by policy; empty when the path asserts none.
+            ctx["certificatePolicies"] = ",".join(self.path.policies)
         if self.client_name:
             ctx["clientName"] = self.client_name
         return ctx

@@ -1,29 +1,23 @@
-"""One CRL, parsed and indexed once, and the RFC 5280 (6.3.3) rules for using it.
+"""One CRL, parsed and indexed once: what it says and whether it is current and authentic.
 
-A CRL is indexed when it arrives (a set of serial integers: O(1) lookups, ~75 MiB for a
-million 150-bit serials) and kept with what is needed to decide, per certificate, whether it may
-be used at all:
+A CRL is indexed when it arrives (a set of serial integers per certificate issuer: O(1)
+lookups, ~75 MiB for a million 150-bit serials) and kept with what is needed to use it:
 
-* it must name the certificate's issuer and be signed by the issuer's key (checked over the
-  ``TBSCertList`` bytes, memoised per issuer key) and the issuer's keyUsage, when present, must
-  allow ``cRLSign``;
-* it must be current: ``thisUpdate - skew <= at <= nextUpdate + skew``. A CRL without
-  ``nextUpdate`` is never used: RFC 5280 requires conforming CAs to set it, and without it there
-  is no way to tell a current CRL from a replayed old one;
-* an unknown critical CRL extension, any critical CRL *entry* extension (``certificateIssuer``
-  marks an indirect CRL, which is not supported), or an indirect or attribute-certificate CRL
-  make it unusable;
-* a delta CRL is never taken for a full one: it can prove a revocation (an authentic, current
-  list of changes from the issuer that names the serial), but "not listed" in it proves nothing.
-  Delta CRLs are only used when given as sources (configured or ``--crl``), never looked up
-  through FreshestCRL;
-* an issuing distribution point limits its scope: user-only / CA-only, a distribution point name
-  that must match one of the certificate's CRL distribution points, and ``onlySomeReasons``,
-  which lets it prove a revocation but never that a certificate is good.
+* its issuer (and the RFC 4518 key of that name), cRLNumber, and for a delta CRL its
+  BaseCRLNumber; its issuing distribution point (scope: :mod:`.crl_scope`);
+* currency: ``thisUpdate <= at + skew`` and ``at - skew <= nextUpdate`` (the skew goes on
+  ``at``: 9999-12-31T23:59:59Z is a valid nextUpdate). A CRL without ``nextUpdate`` is never
+  used: without it a current CRL cannot be told from a replayed old one;
+* its signature, checked over the exact ``TBSCertList`` bytes and memoised per key;
+* why it can never be used: an unknown critical CRL or CRL entry extension, an
+  attribute-certificate CRL, a ``certificateIssuer`` entry in a CRL that is not indirect.
 
-Revocation is keyed on the issuer and the serial: the serial set is only consulted once the CRL
-has been shown to be the issuer's. Every entry of a full CRL counts as a revocation, whatever its
-reason code (``removeFromCRL`` only has a meaning in delta CRLs, where it is honoured).
+In an indirect CRL (IDP ``indirectCRL``) a ``certificateIssuer`` entry extension names the
+issuer of that entry and of the following ones (RFC 5280 5.3.3). Every entry of a complete CRL
+counts as a revocation whatever its reason code (``removeFromCRL`` only has a meaning in delta
+CRLs, where it lifts a revocation of the base). How CRLs are combined for one certificate is
+:mod:`.crl_status`'s job. Every parser failure is a :class:`CrlError`, which disqualifies that
+CRL only.
 """
 
 from __future__ import annotations
@@ -36,13 +30,15 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 from ..dn import DNKey, name_key
-from .der import DerError, read_header, tbs_certlist_body
-from .signature import verify_signature
+from .crl_index import SignedPart, index_entries
+from .der import DerError, read_header
+
+#: The name the benchmark imports.
+_SignedPart = SignedPart
 
 #: CRL extensions whose meaning is applied here (so they may be critical).
 KNOWN_CRL_EXTENSIONS = frozenset(
@@ -151,7 +147,7 @@ class CrlIndex:
     idp: x509.IssuingDistributionPoint | None
     #: Why this CRL can never be used, or None.
     unusable: str | None
-    _signed: _SignedPart = field(repr=False)
+    _signed: SignedPart = field(repr=False)
     #: A delta CRL (deltaCRLIndicator): it only lists the changes since a base CRL, so alone it
     #: can prove a revocation, never that a certificate is good.
     delta: bool = False
@@ -212,7 +208,7 @@ class CrlIndex:
                 unusable = unusable or f"unknown critical CRL extension {ext.oid.dotted_string}"
         indirect = idp is not None and idp.indirect_crl
         try:
-            entries = _index(crl, tbs, issuer_key, delta=delta, indirect=indirect)
+            entries = index_entries(crl, tbs, issuer_key, delta=delta, indirect=indirect)
         except Exception as exc:  # DerError, DuplicateExtension, ValueError ...
             raise CrlError(f"malformed revoked entries: {_why(exc)}") from None
         unusable = unusable or entries.unusable
@@ -225,7 +221,7 @@ class CrlIndex:
             own,
             idp,
             unusable,
-            _SignedPart.of(crl, tbs),
+            SignedPart.of(crl, tbs),
             delta,
             number,
             base_number,
@@ -265,13 +261,14 @@ class CrlIndex:
         """SubjectPublicKeyInfo (DER) of every key this CRL's signature verified with so far."""
         return [spki for spki, ok in list(self._verified.items()) if ok]
 
-    def signed_by_spki(self, spki: bytes) -> bool:
-        """Signature check against a key given as DER SubjectPublicKeyInfo, memoised."""
+    def signed_by_spki(self, spki: bytes, key: object = None) -> bool:
+        """Signature check against a key given as DER SubjectPublicKeyInfo (and, when the
+        caller has it, the loaded key), memoised."""
         known = self._verified.get(spki)
         if known is not None:
             return known
         try:
-            ok = self._signed.verify(serialization.load_der_public_key(spki))
+            ok = self._signed.verify(key if key is not None else serialization.load_der_public_key(spki))
         except Exception:  # an unsupported or unreadable key is a bad signature here
             ok = False
         with self._lock:
@@ -323,94 +320,3 @@ class CrlIndex:
             return CrlVerdict(False, detail=answer.detail)
         revoked = answer.status is RevocationStatus.REVOKED
         return CrlVerdict(True, revoked=revoked, complete=not revoked, detail=answer.detail)
-
-
-@dataclass(frozen=True)
-class _SignedPart:
-    """What the signature check needs, without keeping the whole CRL alive: the digest of the
-    ``TBSCertList`` (computed once; the signature is then checked over the digest), or, for
-    EdDSA which signs the message itself, the TBS bytes. For a million entries this drops ~50 MB
-    of DER from memory and makes a signature check a few microseconds once the digest is known.
-    """
-
-    signature: bytes
-    hash_alg: hashes.HashAlgorithm | None
-    params: object
-    digest: bytes | None
-    tbs: bytes | None
-
-    @classmethod
-    def of(cls, crl: x509.CertificateRevocationList, tbs: bytes) -> _SignedPart:
-        try:
-            hash_alg = crl.signature_hash_algorithm
-            params = crl.signature_algorithm_parameters
-        except UnsupportedAlgorithm:
-            return cls(crl.signature, None, None, None, None)
-        if hash_alg is None:
-            return cls(crl.signature, None, params, None, tbs)
-        h = hashes.Hash(hash_alg)
-        h.update(tbs)
-        return cls(crl.signature, hash_alg, params, h.finalize(), None)
-
-    def verify(self, key: object) -> bool:
-        if self.digest is not None:
-            return verify_signature(key, self.signature, self.digest, self.hash_alg, self.params, prehashed=True)
-        if self.tbs is not None:
-            return verify_signature(key, self.signature, self.tbs, None)
-        return False
-
-
-#: ``critical BOOLEAN TRUE`` followed by the ``extnValue`` OCTET STRING tag: the bytes every
-#: critical extension contains, in this order, in DER.
-_CRITICAL_FLAG = b"\x01\x01\xff\x04"
-
-
-@dataclass
-class _Entries:
-    revoked: dict[DNKey, set[int]]
-    removed: dict[DNKey, set[int]]
-    unusable: str | None = None
-
-
-def _index(
-    crl: x509.CertificateRevocationList, tbs: bytes, issuer_key: DNKey, *, delta: bool, indirect: bool
-) -> _Entries:
-    """The serials per certificate issuer, and why the entries make the CRL unusable.
-
-    Letting cryptography iterate the entries costs ~0.85 µs each (a pure-Python DER walk costs
-    five times more; asking each entry for its extensions, four times more). So entry
-    extensions are inspected only when the raw ``revokedCertificates`` bytes contain
-    ``01 01 FF 04``, which every critical extension (``certificateIssuer`` included) does: one
-    C-speed search for the usual CRL (random serials hit it about once per 4 GB), the exact
-    walk only when it might matter.
-
-    In a delta CRL an entry with reason ``removeFromCRL`` means "no longer revoked": it goes to
-    ``removed``, not ``revoked``.
-    """
-    span = tbs_certlist_body(tbs)
-    critical = span is not None and tbs.find(_CRITICAL_FLAG, span[0], span[1]) >= 0
-    if not critical and not delta:
-        return _Entries({issuer_key: {entry.serial_number for entry in crl}}, {})
-    revoked: dict[DNKey, set[int]] = {}
-    removed: dict[DNKey, set[int]] = {}
-    unusable: str | None = None
-    current = issuer_key
-    for entry in crl:
-        exts = entry.extensions
-        remove = False
-        for ext in exts:
-            value = ext.value
-            if isinstance(value, x509.CertificateIssuer):
-                names = [n.value for n in value if isinstance(n, x509.DirectoryName)]
-                if not indirect:
-                    unusable = unusable or "certificateIssuer CRL entry extension in a CRL that is not indirect"
-                elif len(names) != 1:
-                    unusable = unusable or "certificateIssuer CRL entry extension without exactly one directoryName"
-                else:
-                    current = name_key(names[0])
-            elif isinstance(value, x509.CRLReason):
-                remove = delta and value.reason == x509.ReasonFlags.remove_from_crl
-            elif ext.critical:
-                unusable = unusable or f"unknown critical CRL entry extension {ext.oid.dotted_string}"
-        (removed if remove else revoked).setdefault(current, set()).add(entry.serial_number)
-    return _Entries(revoked, removed, unusable)

@@ -22,11 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 
 from ..dn import DNKey, name_key
 from .crl import CrlIndex
+
+
+@lru_cache(maxsize=4096)
+def key_of(name: x509.Name) -> DNKey:
+    """:func:`authorizer.dn.name_key`, memoised: the same few issuer names come back on every
+    cold check, and folding them costs more than the rest of a CRL lookup."""
+    return name_key(name)
+
 
 #: Every reason a distribution point can cover (``unspecified`` and ``removeFromCRL`` are
 #: reason codes of entries, not of partitions).
@@ -86,7 +95,7 @@ def _keys(names: Iterable[x509.GeneralName]) -> set[object]:
     """Comparable forms: directory names by their RFC 4518 key, the rest as themselves."""
     out: set[object] = set()
     for n in names:
-        out.add(("dn", name_key(n.value)) if isinstance(n, x509.DirectoryName) else n)
+        out.add(("dn", key_of(n.value)) if isinstance(n, x509.DirectoryName) else n)
     return out
 
 
@@ -107,7 +116,7 @@ def in_scope(
     (None when it does) and the reasons it covers there."""
     idp = crl.idp
     if point.crl_issuer is not None:
-        if crl.issuer_key not in {name_key(n) for n in _directory_names(point.crl_issuer)}:
+        if crl.issuer_key not in {key_of(n) for n in _directory_names(point.crl_issuer)}:
             return "CRL issuer is not the distribution point's cRLIssuer", frozenset()
         if idp is None or not idp.indirect_crl:
             return "the distribution point's cRLIssuer requires an indirect CRL", frozenset()

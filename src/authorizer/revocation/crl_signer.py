@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ..dn import name_key
+from ..dn import DNKey
 from .crl import CrlIndex
+from .crl_scope import key_of
 from .crl_status import CrlContext, decide
 from .status import RevocationStatus
 
@@ -42,6 +44,13 @@ def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+@lru_cache(maxsize=1024)
+def _issuer_facts(cert: x509.Certificate) -> tuple[bytes, str | None]:
+    """The issuer's SubjectPublicKeyInfo and its cRLSign problem, computed once per CA
+    certificate (every cold check of its leaves needs both)."""
+    return _spki(cert), _crl_sign_problem(cert)
+
+
 def _crl_sign_problem(cert: x509.Certificate) -> str | None:
     try:
         ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -58,15 +67,18 @@ def _describe(cert: x509.Certificate) -> str:
 
 
 def find_signer(
-    crl: CrlIndex, cert: x509.Certificate, path: Sequence[x509.Certificate], ctx: CrlContext
+    crl: CrlIndex, issuer_key: DNKey, path: Sequence[x509.Certificate], ctx: CrlContext
 ) -> tuple[Signer | None, str]:
-    """The certificate whose key signed ``crl`` and may sign it for ``cert``, or why none."""
+    """The certificate whose key signed ``crl`` and may sign it for ``path[0]``, or why none.
+    ``issuer_key`` is the name key of ``path[0]``'s issuer, which is ``path[1]``'s subject (the
+    validator chained them by the same RFC 4518 comparison)."""
     issuer = path[1]
-    if crl.issuer_key == name_key(issuer.subject) and crl.signed_by(issuer):
-        why = _crl_sign_problem(issuer)
-        if why is not None:
-            return None, f"issuer's {why}"
-        return Signer(issuer, _spki(issuer)), ""
+    if crl.issuer_key == issuer_key:
+        spki, why = _issuer_facts(issuer)
+        if crl.signed_by_spki(spki, issuer.public_key()):
+            if why is not None:
+                return None, f"issuer's {why}"
+            return Signer(issuer, spki), ""
     in_path = {_der(c) for c in path[1:]}
     seen: set[bytes] = {_der(issuer)}
     problems: list[str] = []
@@ -75,7 +87,7 @@ def find_signer(
         if der in seen:
             continue
         seen.add(der)
-        if name_key(candidate.subject) != crl.issuer_key or not crl.signed_by(candidate):
+        if key_of(candidate.subject) != crl.issuer_key or not crl.signed_by(candidate):
             continue
         name = _describe(candidate)
         why = _crl_sign_problem(candidate)
@@ -90,7 +102,7 @@ def find_signer(
         problems.append(f"CRL signer {name}: {why}")
     if problems:
         return None, "; ".join(problems)
-    if crl.issuer_key == name_key(issuer.subject):
+    if crl.issuer_key == issuer_key:
         return None, "CRL signature does not verify with the issuer's key (and no other certificate of it does)"
     return None, "no certificate of the CRL's issuer verifies its signature"
 

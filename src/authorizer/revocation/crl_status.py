@@ -1,9 +1,9 @@
 """A certificate's status from the CRLs at hand, by RFC 5280 6.3.3.
 
-For each of the certificate's distribution points (see :mod:`.crl_scope`), the complete CRLs
-in scope are taken one by one until every reason is covered:
+For each of the certificate's distribution points (see :mod:`.crl_scope`), every complete
+CRL in scope is applied (6.3.3 (d) would skip one that adds no reason to those covered; we
+apply it anyway, so that a listing in any authentic CRL is a revocation):
 
-* a CRL that adds no reason to those already covered is skipped (6.3.3 (d));
 * it must be current and signed by a key allowed to sign it (:mod:`.crl_signer`: the issuer's
   own key, or another certificate of the CRL issuer whose own path is validated to the same
   trust anchor, with keyUsage cRLSign, and not itself revoked);
@@ -15,7 +15,9 @@ in scope are taken one by one until every reason is covered:
   makes it REVOKED.
 
 GOOD only when the covered reasons are all reasons; anything short of that is UNKNOWN with
-what was missing. Alone, a delta CRL can prove a revocation, never that a certificate is good.
+what was missing. Alone, a delta CRL can prove a revocation, never that a certificate is good;
+a current, authentic delta newer than every base used that lists the certificate makes it
+REVOKED whatever the bases said.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from dataclasses import dataclass, field, replace
 
 from cryptography import x509
 
-from ..dn import DNKey, name_key
+from ..dn import DNKey
 from .crl import CrlIndex
-from .crl_scope import ALL_REASONS, Point, in_scope, points, reason_names, same_scope
+from .crl_scope import ALL_REASONS, Point, in_scope, key_of, points, reason_names, same_scope
 from .status import RevocationStatus
 
 #: ``signer_validator(cert, intermediates, at) -> path`` (cert first, anchor last); raises
@@ -91,24 +93,21 @@ def decide(
     """Status of ``cert`` whose verified path is ``path`` (``cert`` first, anchor last)."""
     if ctx.depth > MAX_DEPTH:
         return unknown("CRL signer paths nest too deeply")
-    issuer_key = name_key(cert.issuer)
+    issuer_key = key_of(cert.issuer)
     complete = [c for c in crls if not c.delta]
     deltas = [c for c in crls if c.delta]
     covered: frozenset[x509.ReasonFlags] = frozenset()
     problems: list[str] = []
     window = _Window()
     used: list[str] = []
+    bases: list[int] = []
     for point in points(cert):
         for crl in complete:
-            if covered >= ALL_REASONS:
-                break
             try:
-                applied = _apply(crl, point, cert, path, deltas, covered, ctx)
+                applied = _apply(crl, point, cert, issuer_key, path, deltas, ctx)
             except Exception as exc:  # a bug or a parser surprise disqualifies this CRL only
                 log.exception("CRL %s could not be applied", crl.source)
                 applied = f"internal error applying the CRL ({type(exc).__name__})"
-            if applied is None:
-                continue
             if isinstance(applied, str):
                 problems.append(f"{crl.source}: {applied}")
                 continue
@@ -119,22 +118,27 @@ def decide(
                 return CrlAnswer(RevocationStatus.REVOKED, f"listed in {where}", window.start, window.end, where)
             covered = covered | applied.reasons
             used.extend(c.source for c, _ in applied.windows if c.source not in used)
+            if crl.number is not None:
+                bases.append(crl.number)
+    # REVOKED wins: a current, authentic delta CRL that lists the certificate and is newer than
+    # every complete CRL used (or was not applied to one) is a revocation, whatever they said.
+    revoked = _listed_in_a_delta(cert, issuer_key, path, deltas, ctx, skip=used, newer_than=max(bases, default=None))
+    if revoked is not None:
+        return revoked
     if covered >= ALL_REASONS:
         detail = "not listed in a current CRL" + (" (with its delta CRL)" if len(used) > 1 else "")
         if len(used) > 1:
             detail = f"not listed in the current CRLs {', '.join(used)}"
         return CrlAnswer(RevocationStatus.GOOD, detail, window.start, window.end, ",".join(used))
-    revoked = _listed_in_a_delta(cert, path, deltas, ctx)
-    if revoked is not None:
-        return revoked
     problems.extend(
         f"{d.source}: not listed in a delta CRL (which never proves good without its complete CRL)"
         for d in deltas
-        if d.source not in used and d.issuer_key in (issuer_key, *(name_key(n) for n in _crl_issuers(cert)))
+        if d.source not in used and d.issuer_key in (issuer_key, *(key_of(n) for n in _crl_issuers(cert)))
     )
     if covered:
         problems.append(f"current CRLs cover only the reasons {reason_names(covered)}")
-    return unknown("; ".join(problems) or "no CRL from this certificate's issuer")
+    unique = list(dict.fromkeys(problems))  # a CRL is tried at every distribution point
+    return unknown("; ".join(unique) or "no CRL from this certificate's issuer")
 
 
 @dataclass(frozen=True)
@@ -150,27 +154,25 @@ def _apply(
     crl: CrlIndex,
     point: Point,
     cert: x509.Certificate,
+    issuer_key: DNKey,
     path: Sequence[x509.Certificate],
     deltas: Sequence[CrlIndex],
-    covered: frozenset[x509.ReasonFlags],
     ctx: CrlContext,
-) -> _Applied | str | None:
-    """One complete CRL at one distribution point: what it says, why it cannot say anything,
-    or None when it would add no reason to those already covered."""
+) -> _Applied | str:
+    """One complete CRL at one distribution point: what it says, or why it cannot say
+    anything. Every CRL in scope is applied, even one that adds no reason to those already
+    covered (RFC 5280 6.3.3 (d) would skip it): a listing in any of them is a revocation."""
     from .crl_signer import find_signer
 
     if crl.unusable:
         return crl.unusable
-    issuer_key = name_key(cert.issuer)
     why, reasons = in_scope(crl, point, cert, issuer_key)
     if why is not None:
         return why
-    if reasons <= covered:
-        return None
     why = crl.is_current(ctx.at, ctx.skew)
     if why is not None:
         return why
-    signer, why = find_signer(crl, cert, path, ctx)
+    signer, why = find_signer(crl, issuer_key, path, ctx)
     if signer is None:
         return why
     delta, why = _delta_for(crl, deltas, signer.spki, ctx)
@@ -217,21 +219,31 @@ def _delta_for(
 
 
 def _listed_in_a_delta(
-    cert: x509.Certificate, path: Sequence[x509.Certificate], deltas: Sequence[CrlIndex], ctx: CrlContext
+    cert: x509.Certificate,
+    issuer_key: DNKey,
+    path: Sequence[x509.Certificate],
+    deltas: Sequence[CrlIndex],
+    ctx: CrlContext,
+    *,
+    skip: Sequence[str],
+    newer_than: int | None,
 ) -> CrlAnswer | None:
     """A delta CRL alone proves a revocation when it is in scope, current, correctly signed
-    and lists the certificate; it never proves anything else."""
+    and lists the certificate; it never proves anything else. Deltas already applied to a
+    base (``skip``) and deltas not newer than the newest base used are left out: the base
+    supersedes them."""
     from .crl_signer import find_signer
 
-    issuer_key: DNKey = name_key(cert.issuer)
     for delta in deltas:
-        if delta.unusable or not delta.lists(issuer_key, cert.serial_number):
+        if delta.unusable or delta.source in skip or not delta.lists(issuer_key, cert.serial_number):
             continue
-        if not any(in_scope(delta, p, cert, issuer_key)[0] is None for p in _points(cert)):
+        if newer_than is not None and delta.number is not None and delta.number <= newer_than:
+            continue
+        if not any(in_scope(delta, p, cert, issuer_key)[0] is None for p in points(cert)):
             continue
         if delta.is_current(ctx.at, ctx.skew) is not None:
             continue
-        signer, _ = find_signer(delta, cert, path, ctx)
+        signer, _ = find_signer(delta, issuer_key, path, ctx)
         if signer is not None:
             return CrlAnswer(
                 RevocationStatus.REVOKED,
@@ -241,10 +253,6 @@ def _listed_in_a_delta(
                 delta.source,
             )
     return None
-
-
-def _points(cert: x509.Certificate) -> list[Point]:
-    return points(cert)
 
 
 def _crl_issuers(cert: x509.Certificate) -> list[x509.Name]:
