@@ -24,6 +24,7 @@ from authorizer.app import handle
 from authorizer.events import make_event
 from authorizer.reasons import Reason
 from authorizer.runtime import DEFAULT_CONFIG, Runtime
+from authorizer.serve import policy_allows
 from tests.fuzz import mutate
 from tests.fuzz.support import captured_log, check_response, demo_der, demo_events
 from tests.pki import NOW
@@ -47,7 +48,25 @@ def decide(event: object, runtime: Runtime) -> Any:
     decisions = log.decisions()
     assert len(decisions) == 1, (len(decisions), log.errors.getvalue()[-2000:])
     assert decisions[0]["reason"] == outcome.decision.reason.value
+    if outcome.decision.allowed:
+        check_allow_scope(event, outcome.response)
     return outcome.decision
+
+
+def check_allow_scope(event: object, response: dict[str, Any]) -> None:
+    """An Allow never carries a wildcard the operator did not write (in the partition, region,
+    account, API id or stage) and covers the very request it answers."""
+    if "policyDocument" not in response:
+        return
+    for stmt in response["policyDocument"]["Statement"]:
+        for resource in stmt["Resource"]:
+            head, _, rest = resource.partition(":execute-api:")
+            region, account, path = rest.split(":", 2)
+            api_id, stage = path.split("/")[:2]
+            assert "*" not in head + region + account + api_id + stage, resource
+    arn = event.get("methodArn") if isinstance(event, dict) else None
+    if isinstance(arn, str) and event.get("version") != "2.0":  # type: ignore[union-attr]
+        assert policy_allows(response, arn), (arn, response["policyDocument"])
 
 
 _TEMPLATES = {
@@ -91,6 +110,9 @@ def mutated_events(draw: st.DrawFn) -> object:
     return draw(mutate.json_mutation(EVENTS[name]))
 
 
+REST_ARN = EVENTS["rest-allow-valid-rsa"]["methodArn"]
+
+
 def _with(event_name: str, *path_value: Any) -> dict[str, Any]:
     event = json.loads(json.dumps(EVENTS[event_name]))
     *path, value = path_value
@@ -103,7 +125,10 @@ def _with(event_name: str, *path_value: Any) -> dict[str, Any]:
 
 @given(mutated_events())
 @example(_with("rest-allow-valid-rsa", "requestContext", "requestId", "id-\ud800"))
-@example(_with("rest-allow-valid-rsa", "methodArn", EVENTS["rest-allow-valid-rsa"]["methodArn"] + "\udc00"))
+@example(_with("rest-allow-valid-rsa", "methodArn", REST_ARN + "\udc00"))
+@example(_with("rest-allow-valid-rsa", "methodArn", REST_ARN.replace("/GET/", "/get/")))
+@example(_with("rest-allow-valid-rsa", "methodArn", REST_ARN.replace(":abcdef1234/", ":*/")))
+@example(_with("rest-allow-valid-rsa", "methodArn", REST_ARN.replace("/prod/", "/*/")))
 def test_handler_on_mutated_events(runtime: Runtime, event: object) -> None:
     decision = decide(event, runtime)
     assert decision.reason is not Reason.INTERNAL_ERROR, decision.detail
