@@ -193,3 +193,26 @@ def test_s3_back_after_a_fault_is_read_again(bucket: str, proxy: FaultServer, pk
     result = decide(rt, pki)
     assert result.reason is Reason.ALLOWED
     assert not [w for w in result.warnings if "stale" in w], result.warnings
+
+
+def test_s3_slower_than_the_refresh_deadline_answers_stale_then_fresh(
+    bucket: str, proxy: FaultServer, pki: Pki
+) -> None:
+    """Past the deadline the last good copy answers (the log says the fetch got no answer in
+    time); once S3 is back to speed, decisions are fresh again."""
+    rt = Runtime(f"s3://{bucket}/policy.json")
+    assert decide(rt, pki).reason is Reason.ALLOWED
+    proxy.set_mode("proxy", delay=REFRESH_DEADLINE_S + 0.4)
+    time.sleep(TTL_S + 0.1)
+    slow = decide(rt, pki)
+    assert slow.reason is Reason.ALLOWED, slow.line
+    assert slow.elapsed < WARM_BOUND_S, slow.elapsed
+    assert any("no answer within" in w for w in slow.warnings), slow.warnings
+    proxy.set_mode("proxy", delay=0.0)
+    deadline = time.monotonic() + 10
+    fresh = decide(rt, pki)
+    while [w for w in fresh.warnings if "stale" in w] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        fresh = decide(rt, pki)
+    assert fresh.reason is Reason.ALLOWED, fresh.line
+    assert not [w for w in fresh.warnings if "stale" in w], fresh.warnings
