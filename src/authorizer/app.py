@@ -125,6 +125,10 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     return outcome.response
 
 
+#: Time kept for answering and logging after the revocation step, before the function's timeout.
+_ANSWER_MARGIN_S = 0.3
+
+
 def _time_left(context: object) -> float | None:
     """Seconds until the function times out, when the Lambda context says."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -140,6 +144,7 @@ def handle(
     """Decide ``event`` and answer; logs one line per decision. Never raises. ``time_left``:
     seconds until the function's timeout (loading waits no longer than leaves room to decide)."""
     start = time.perf_counter()
+    started = time.monotonic()
     now = at or dt.datetime.now(dt.UTC)
     request: AuthRequest | None = None
     stale: tuple[str, ...] = ()
@@ -148,7 +153,8 @@ def handle(
         request = parse_event(event)
         snapshot = runtime.load(time_left)
         stale = snapshot.stale_notes
-        decision = authorize(request, snapshot.deps, now)
+        deadline = None if time_left is None else started + time_left - _ANSWER_MARGIN_S
+        decision = authorize(request, snapshot.deps, now, deadline=deadline)
     except AuthorizerError as exc:
         decision = Decision.deny(exc.reason, exc.detail)
     except Exception as exc:

@@ -205,3 +205,30 @@ def test_a_huge_request_id_is_cut_before_it_reaches_the_decision_line(ec_pki) ->
     request = parse_event(event)
     assert len(request.request_id) <= MAX_HINT_CHARS + len("...(cut)")
     assert request.request_id.startswith("r" * MAX_HINT_CHARS)
+
+
+def test_the_revocation_budget_shrinks_to_the_time_left(ec_pki) -> None:
+    """An OCSP responder that accepts and never answers, a 2.5 s budget, 1.5 s left before the
+    function's timeout: the answer (a Deny) comes before the timeout."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[Any] = []
+    threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(8)], daemon=True).start()
+    revocation = {
+        "scope": "leaf",
+        "prefer": "ocsp",
+        "ocsp": {"enabled": True, "responder_url": f"http://127.0.0.1:{server.getsockname()[1]}/", "timeout_ms": 2500},
+        "crl": {"enabled": False},
+        "budget_ms": 2500,
+        "allowed_hosts": ["127.0.0.1"],
+    }
+    store = Store({"s3://b/p.json": _doc("s3://b/ts.pem", revocation=revocation), "s3://b/ts.pem": ec_pki["ts"]})
+    rt = Runtime("s3://b/p.json", fetcher=store)  # type: ignore[arg-type]
+    try:
+        reason, took = _decide(rt, ec_pki, time_left=1.5)
+        assert reason is Reason.REVOCATION_UNKNOWN and took < 1.5
+    finally:
+        server.close()

@@ -177,10 +177,15 @@ class RevocationChecker:
 
     # -- the check -----------------------------------------------------------------------------
 
-    def check(self, chain: Sequence[x509.Certificate], at: dt.datetime) -> RevocationOutcome:
-        """Revocation status of the verified ``chain`` (leaf first, anchor last) at ``at``."""
+    def check(
+        self, chain: Sequence[x509.Certificate], at: dt.datetime, time_left: float | None = None
+    ) -> RevocationOutcome:
+        """Revocation status of the verified ``chain`` (leaf first, anchor last) at ``at``.
+
+        ``time_left`` (seconds) caps ``budget_ms`` when the decision has less time than that
+        before the function's timeout."""
         try:
-            return self._check(chain, at)
+            return self._check(chain, at, time_left)
         except Exception as exc:  # never let a bug turn into an exception or a GOOD
             log.exception("revocation check failed")
             return RevocationOutcome(
@@ -188,7 +193,9 @@ class RevocationChecker:
                 (CertStatus("(chain)", "", RevocationStatus.UNKNOWN, "none", f"internal error: {type(exc).__name__}"),),
             )
 
-    def _check(self, chain: Sequence[x509.Certificate], at: dt.datetime) -> RevocationOutcome:
+    def _check(
+        self, chain: Sequence[x509.Certificate], at: dt.datetime, time_left: float | None = None
+    ) -> RevocationOutcome:
         count = min(1, len(chain) - 1) if self.config.scope == "leaf" else len(chain) - 1
         if count <= 0:
             return RevocationOutcome(RevocationStatus.GOOD, ())
@@ -204,7 +211,10 @@ class RevocationChecker:
             else:
                 results[i] = hit
         if pending:
-            deadline = mono + self.config.budget_ms / 1000.0
+            budget = self.config.budget_ms / 1000.0
+            if time_left is not None:
+                budget = max(0.0, min(budget, time_left))
+            deadline = mono + budget
             pool = self._executor()
             futures = {i: pool.submit(self._check_one, chain[i:], at, deadline) for i in pending}
             done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
