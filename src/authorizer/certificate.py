@@ -162,12 +162,6 @@ def checked_certificate(
         if der is None:
             der = cert.public_bytes(serialization.Encoding.DER)
         parts = CertificateDer(der)
-        if parts.tbs != cert.tbs_certificate_bytes or parts.signature != cert.signature:
-            # The PEM text decoded to other bytes than the certificate cryptography read (RFC 1421
-            # headers are skipped by cryptography, not by a plain base64 decode): hash the
-            # certificate's own encoding instead.
-            der = cert.public_bytes(serialization.Encoding.DER)
-            parts = CertificateDer(der)
         problem = parts.problem(leaf.is_ecdsa_signed)
         if problem is not None:
             raise AuthorizerError(Reason.CERT_MALFORMED, f"{what} is not DER: {problem}")
@@ -177,6 +171,7 @@ def checked_certificate(
         leaf.__dict__["fingerprint_sha256"] = hashlib.sha256(der).hexdigest()
         leaf.__dict__["subject"] = decode_fields(cert, extensions=False)
         leaf.__dict__["encoding_checked"] = True  # path validation need not check it again
+        leaf.__dict__["tbs"] = parts.tbs  # the signed bytes, for path validation's signature check
     except CertDerError as exc:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"{what} is not DER: {exc}") from None
     except PARSE_ERRORS as exc:
@@ -207,10 +202,18 @@ def _single_block_der(data: bytes) -> bytes | None:
     end = data.find(b"-----END CERTIFICATE-----", start)
     if start < 0 or end < 0:
         return None
+    body = data[start + len(_BEGIN) : end]
+    if body.translate(None, _BASE64_AND_SPACE):
+        # RFC 1421 headers ("Key: value") or stray characters: cryptography skips what a plain
+        # base64 decode would read, so the bytes could differ. Let the caller re-encode instead.
+        return None
     try:
-        return binascii.a2b_base64(data[start + len(_BEGIN) : end])
+        return binascii.a2b_base64(body)
     except binascii.Error:
         return None
+
+
+_BASE64_AND_SPACE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n\t "
 
 
 def _short(exc: Exception) -> str:

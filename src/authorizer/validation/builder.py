@@ -72,7 +72,10 @@ class Pool:
             return self.signatures[key]
         known = self.keys.get(key[1])
         try:
-            ok = signature_valid(child.cert, *known) if known else signature_valid(child.cert, parent.cert.public_key())
+            if known:
+                ok = signature_valid(child.cert, known[0], known[1], child.tbs)
+            else:
+                ok = signature_valid(child.cert, parent.cert.public_key(), tbs=child.tbs)
         except (ValueError, TypeError, UnsupportedAlgorithm):  # a key cryptography cannot load
             ok = False
         if cacheable:
@@ -114,6 +117,24 @@ class Search:
                 yield full
             elif len(full) <= min(self.max_length, MAX_DEPTH - 1):
                 yield from self._extend(full)
+
+
+def only_path_above(pool: Pool, issuer: CertFacts, limit: int) -> list[CertFacts] | None:
+    """The CA part above a leaf of ``issuer`` (issuer first, anchor last) when it is the only
+    one a search could build: every certificate on it has exactly one truststore certificate
+    carrying its issuer's name, each link verifies, and it ends at an anchor within ``limit``
+    certificates. Then a search from any leaf of ``issuer`` (with no extra certificates) finds
+    exactly this path, so a caller may judge it directly. ``None`` otherwise."""
+    part = [issuer]
+    while id(part[-1].cert) not in pool.anchors:
+        above = pool.by_name.get(part[-1].issuer_key, ())
+        # _in_path compares by (subject, key) from its second entry on: every entry of part counts
+        if len(above) != 1 or len(part) >= limit or _in_path(above[0], [part[0], *part]):
+            return None
+        if not pool.signed_by(part[-1], above[0]):
+            return None
+        part.append(above[0])
+    return part
 
 
 def _in_path(cand: CertFacts, path: Sequence[CertFacts]) -> bool:

@@ -33,7 +33,10 @@ class EkuMode(enum.StrEnum):
 
 
 def algorithm_problem(cert: x509.Certificate) -> str | None:
-    """API Gateway's algorithm rules for one certificate, or ``None`` when it complies."""
+    """API Gateway's algorithm rules for one certificate, or ``None`` when it complies.
+
+    (``cert.public_key()`` is cached by cryptography after its first call, so later readers of
+    the key pay nothing more.)"""
     try:
         sig_hash = cert.signature_hash_algorithm
     except Exception:
@@ -70,7 +73,7 @@ def key_kind(key: object) -> str:
     return "other"
 
 
-def signature_valid(cert: x509.Certificate, key: object, kind: str | None = None) -> bool:
+def signature_valid(cert: x509.Certificate, key: object, kind: str | None = None, tbs: bytes | None = None) -> bool:
     """Whether ``key`` verifies ``cert``'s signature over its TBS bytes.
 
     Not ``verify_directly_issued_by``: that one also compares the issuer and subject names
@@ -80,6 +83,7 @@ def signature_valid(cert: x509.Certificate, key: object, kind: str | None = None
     """
     kind = kind or key_kind(key)
     try:
+        signed = tbs if tbs is not None else cert.tbs_certificate_bytes
         params = cert.signature_algorithm_parameters
         algorithm = cert.signature_hash_algorithm
         if kind == "rsa":
@@ -89,19 +93,19 @@ def signature_valid(cert: x509.Certificate, key: object, kind: str | None = None
                 # OpenSSL accepts a PSS signature shorter than the modulus (leading zero bytes
                 # dropped): one signed certificate, several encodings and fingerprints. One only.
                 return False
-            key.verify(cert.signature, cert.tbs_certificate_bytes, params, algorithm)  # type: ignore[attr-defined]
+            key.verify(cert.signature, signed, params, algorithm)  # type: ignore[attr-defined]
         elif kind == "ec":
             if not isinstance(params, ec.ECDSA):
                 return False
-            key.verify(cert.signature, cert.tbs_certificate_bytes, params)  # type: ignore[attr-defined]
+            key.verify(cert.signature, signed, params)  # type: ignore[attr-defined]
         elif kind == "ed":
             if algorithm is not None:
                 return False
-            key.verify(cert.signature, cert.tbs_certificate_bytes)  # type: ignore[attr-defined]
+            key.verify(cert.signature, signed)  # type: ignore[attr-defined]
         elif kind == "dsa":
             if algorithm is None:
                 return False
-            key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)  # type: ignore[attr-defined]
+            key.verify(cert.signature, signed, algorithm)  # type: ignore[attr-defined]
         else:
             return False
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):

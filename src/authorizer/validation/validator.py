@@ -25,7 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ..certificate import ClientCertificate, parse_pem_certificate
 from ..dn import DNKey
 from ..reasons import AuthorizerError, Reason
-from .builder import Pool, Search
+from .builder import MAX_DEPTH, Pool, Search, only_path_above
 from .facts import CertFacts, MalformedCertificate, facts_of
 from .names import MAX_COMPARISONS
 from .policies import PolicyInputs
@@ -101,6 +101,8 @@ class ChainValidator:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._memo: OrderedDict[tuple[int, ...], _CaPart] = OrderedDict()
+        #: id(issuer) -> its only path to an anchor, or None when a search must decide.
+        self._only_above: dict[int, list[CertFacts] | None] = {}
         self.memo_hits = 0  # CA states reused (tests, benchmarks)
         self._facts: dict[int, CertFacts] = {}
         self._unreadable: dict[int, str] = {}
@@ -154,6 +156,7 @@ class ChainValidator:
         cert = leaf.cert
         # checked_certificate (every event's PEM) has checked the encoding already.
         facts = _leaf_facts(cert, check_encoding=not leaf.__dict__.get("encoding_checked"))
+        facts.tbs = leaf.__dict__.get("tbs")  # sliced from the DER by checked_certificate
         if not facts.not_before <= at <= facts.not_after:
             raise outside_window(cert, at)
         problem = algorithm_problem(cert)
@@ -197,7 +200,11 @@ class ChainValidator:
         holder: ClientCertificate | None = None,
     ) -> VerifiedPath:
         pool = self._pool
-        if extra:
+        if not extra:
+            found = self._only_path(leaf, at, client=client, holder=holder)
+            if found is not None:
+                return found
+        else:
             extras: dict[DNKey, list[CertFacts]] = {}
             for cert in extra:
                 try:
@@ -234,6 +241,34 @@ class ChainValidator:
                 f"no truststore certificate named '{issuer}' verifies the certificate's signature",
             )
         raise AuthorizerError(Reason.ISSUER_NOT_FOUND, f"no path from '{issuer}' to a trust anchor of the truststore")
+
+    def _only_path(
+        self, leaf: CertFacts, at: dt.datetime, *, client: bool, holder: ClientCertificate | None
+    ) -> VerifiedPath | None:
+        """The common case without the search's machinery: one truststore certificate carries
+        the leaf's issuer name and exactly one path leads from it to an anchor (see
+        :func:`only_path_above`), so the search could only find that path; it is judged the
+        same way, and its error is the search's. ``None``: let the search decide."""
+        issuers = self._pool.by_name.get(leaf.issuer_key)
+        if issuers is None or len(issuers) != 1:
+            return None
+        issuer = issuers[0]
+        key = id(issuer.cert)
+        if key in self._only_above:
+            above = self._only_above[key]
+        else:
+            above = only_path_above(self._pool, issuer, min(self.max_chain_length, MAX_DEPTH - 1))
+            self._only_above[key] = above
+        if above is None or issuer.cert == leaf.cert or not self._pool.signed_by(leaf, issuer):
+            return None
+        policies, part = self._judge([leaf, *above], at, client=client)
+        return VerifiedPath(
+            holder or ClientCertificate(leaf.cert),
+            (leaf.cert, *part.chain),
+            max(leaf.not_before, part.valid_from),
+            min(leaf.not_after, part.valid_until),
+            policies,
+        )
 
     def _judge(self, path: list[CertFacts], at: dt.datetime, *, client: bool) -> tuple[tuple[str, ...], _CaPart]:
         """Every rule on one complete candidate path (leaf first, anchor last); returns the
