@@ -150,8 +150,8 @@ def _parse_time(text: str | None) -> dt.datetime:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .certificate import ClientCertificate
-    from .chain import ChainValidator, EkuMode, TrustStore, is_self_signed
     from .reasons import AuthorizerError, Reason
+    from .validation import ChainValidator, EkuMode, TrustStore, is_self_signed
 
     at = _parse_time(args.at)
     leaf_data = _read(args.leaf)
@@ -266,9 +266,9 @@ def _load_config(uri: str) -> Any:
 
 
 def _load_truststore(uri: str, version: str | None) -> Any:
-    from .chain import TrustStore
     from .reasons import AuthorizerError
     from .sources.blob import Fetchers
+    from .validation import TrustStore
 
     try:
         blob = Fetchers().fetch(uri, version=version)
@@ -279,11 +279,11 @@ def _load_truststore(uri: str, version: str | None) -> Any:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .chain import TrustStore
     from .config import PolicyConfig
     from .reasons import AuthorizerError
     from .runtime import config_uri_from_env
     from .sources.blob import Fetchers
+    from .validation import TrustStore
 
     uri = args.uri or config_uri_from_env()
     fetchers = Fetchers()

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .chain import MAX_CHAIN_LENGTH, EkuMode
 from .reasons import ConfigError
+from .validation import MAX_CHAIN_LENGTH, EkuMode
 
 if TYPE_CHECKING:
     from .policy import AccessPolicy

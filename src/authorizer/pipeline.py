@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .chain import ChainValidator, VerifiedPath
 from .reasons import AuthorizerError, Reason
 from .request import AuthRequest
 from .response import Decision
 from .revocation.status import RevocationStatus
+from .validation import ChainValidator, VerifiedPath
 
 if TYPE_CHECKING:
     from .config import PolicyConfig

@@ -18,7 +18,7 @@ from .reasons import Reason
 from .request import ApiArn, PayloadKind, Target
 
 if TYPE_CHECKING:
-    from .chain import VerifiedPath
+    from .validation import VerifiedPath
 
 
 class IamRoute(Protocol):

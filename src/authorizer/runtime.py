@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .chain import ChainValidator, TrustStore
 from .config import Http2Response, PolicyConfig
 from .pipeline import Dependencies
 from .reasons import AuthorizerError, ConfigError
 from .sources.blob import BlobFetcher, CachedBlob, Fetchers, FileFetcher, S3Fetcher
+from .validation import ChainValidator, TrustStore
 
 if TYPE_CHECKING:
     from .revocation.checker import RevocationChecker

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from authorizer.certificate import ClientCertificate, parse_pem_certificate
-from authorizer.chain import ChainValidator, EkuMode, TrustStore, algorithm_problem
 from authorizer.reasons import AuthorizerError, Reason
+from authorizer.validation import ChainValidator, EkuMode, TrustStore, algorithm_problem
 from tests.pki import CA, NOW, self_signed_leaf, shared_key, to_pem
 
 UTC = dt.UTC
@@ -347,7 +347,7 @@ def test_fingerprint_from_the_pem_block_equals_cryptographys(pki: dict[str, CA],
     assert parse_pem_certificate(two).fingerprint_sha256 == parsed.fingerprint_sha256
 
 
-# -- proven issuers: a new leaf of an issuer already verified pays for one signature ----------
+# -- memoized CA states: a new leaf of an issuer already validated pays for one signature ------
 
 
 def _fresh(pki: dict[str, CA]) -> ChainValidator:
@@ -357,10 +357,10 @@ def _fresh(pki: dict[str, CA]) -> ChainValidator:
 def test_second_new_leaf_of_a_proven_issuer_takes_the_short_path(pki: dict[str, CA]) -> None:
     v = _fresh(pki)
     first = v.validate(ClientCertificate(pki["issuing"].issue("CN=first").cert), NOW)
-    assert v.fast_paths == 0
+    assert v.memo_hits == 0
     second_cert = pki["issuing"].issue("CN=second").cert
     second = v.validate(ClientCertificate(second_cert), NOW)
-    assert v.fast_paths == 1
+    assert v.memo_hits == 1
     assert [c.subject for c in second.chain] == [second_cert.subject, *[c.subject for c in first.chain[1:]]]
     assert second.chain[1] is pki["issuing"].cert
     assert second.leaf.issuer == "CN=Issuing CA,O=Test PKI"
@@ -388,7 +388,7 @@ def test_proven_issuer_expiry_still_applies(pki: dict[str, CA]) -> None:
     v.validate(ClientCertificate(short.issue("CN=first").cert), NOW)
     leaf = short.issue("CN=later").cert
     assert reason_of(v, leaf, dt.datetime(2028, 1, 2, tzinfo=UTC)) is Reason.EXPIRED
-    assert reason_of(v, leaf) is Reason.ALLOWED and v.fast_paths == 1
+    assert reason_of(v, leaf) is Reason.ALLOWED and v.memo_hits == 1
 
 
 def test_a_leaf_of_another_issuer_takes_the_full_path(pki: dict[str, CA]) -> None:
@@ -396,13 +396,14 @@ def test_a_leaf_of_another_issuer_takes_the_full_path(pki: dict[str, CA]) -> Non
     v = ChainValidator(TrustStore.from_certs([pki["root"].cert], [pki["issuing"].cert, sibling.cert]))
     v.validate(ClientCertificate(pki["issuing"].issue("CN=first").cert), NOW)
     path = v.validate(ClientCertificate(sibling.issue("CN=sibling-leaf").cert), NOW)
-    assert path.chain[1] is sibling.cert and v.fast_paths == 0
+    assert path.chain[1] is sibling.cert and v.memo_hits == 0
     stranger = CA.root("Stranger Root").intermediate("Issuing CA")  # same name, other key
     assert reason_of(v, stranger.issue("CN=x").cert) is Reason.ISSUER_NOT_FOUND
 
 
 def test_name_constraints_above_the_issuer_are_never_skipped() -> None:
-    """A root with name constraints: every leaf takes the full path, so they keep applying."""
+    """A root with name constraints: the memoized CA state carries them, so they keep applying
+    to every new leaf."""
     key = shared_key("p256", 7)
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Constrained Root")])
     constraints = x509.NameConstraints(permitted_subtrees=[x509.DNSName("example.org")], excluded_subtrees=None)
@@ -426,13 +427,13 @@ def test_name_constraints_above_the_issuer_are_never_skipped() -> None:
     inside = [x509.DNSName("a.example.org")]
     assert reason_of(v, issuing.issue("CN=in", sans=inside).cert) is Reason.ALLOWED
     assert reason_of(v, issuing.issue("CN=in2", sans=inside).cert) is Reason.ALLOWED
-    assert v.fast_paths == 0
+    assert v.memo_hits == 1
     assert reason_of(v, issuing.issue("CN=out", sans=[x509.DNSName("evil.test")]).cert) is Reason.CHAIN_INVALID
 
 
-def test_an_intermediate_sharing_its_name_is_never_proven() -> None:
+def test_an_intermediate_sharing_its_name_and_key_decides_as_a_cold_validator() -> None:
     """Two truststore intermediates with one name and one key under different roots (a cross-
-    signed CA): the full verification may pick either path per leaf, so no path is reused."""
+    signed CA): a warm validator decides exactly as a cold one (one path is valid)."""
     key = shared_key("p256", 9)
     good_root, weak_root = CA.root("Root One"), CA.root("Root P521", key="p521")
     via_good = good_root.intermediate("Issuing", key=key)
@@ -443,5 +444,4 @@ def test_an_intermediate_sharing_its_name_is_never_proven() -> None:
     # a leaf whose AKI points at the same key: the full path decides, whatever it picks
     second = via_weak.issue("CN=second").cert
     cold = ChainValidator(TrustStore.from_certs([good_root.cert, weak_root.cert], [via_good.cert, via_weak.cert]))
-    assert reason_of(v, second) is reason_of(cold, second)
-    assert v.fast_paths == 0
+    assert reason_of(v, second) is reason_of(cold, second) is Reason.ALLOWED

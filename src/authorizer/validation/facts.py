@@ -1,0 +1,222 @@
+"""What path validation needs to know about one certificate, read once.
+
+Reading ``cert.extensions`` builds Python objects for every extension (10-20 µs); a truststore
+certificate's facts are computed once per validator, a client certificate's once per request.
+A certificate whose extensions do not parse (duplicates, bad DER inside an extension) raises
+:class:`MalformedCertificate` here, so no later step meets a half-readable certificate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from ..dn import DNKey, name_key
+
+#: Extensions this validator processes or may safely ignore; any other *critical* extension
+#: makes the certificate unusable (RFC 5280 §6.1.4(o), §6.1.5(f)).
+RECOGNIZED = frozenset(
+    {
+        ExtensionOID.BASIC_CONSTRAINTS,
+        ExtensionOID.KEY_USAGE,
+        ExtensionOID.EXTENDED_KEY_USAGE,
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.CERTIFICATE_POLICIES,
+        ExtensionOID.POLICY_MAPPINGS,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
+        ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.CRL_DISTRIBUTION_POINTS,
+        ExtensionOID.FRESHEST_CRL,
+        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+        ExtensionOID.SUBJECT_INFORMATION_ACCESS,
+        ExtensionOID.OCSP_NO_CHECK,
+    }
+)
+
+
+class MalformedCertificate(ValueError):
+    """A certificate whose names or extensions cannot be read."""
+
+
+#: What cryptography raises on a certificate it parsed but cannot read further (not a bug of ours).
+_UNREADABLE = (
+    ValueError,
+    TypeError,
+    UnicodeError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class CertFacts:
+    """The parts of one certificate that RFC 5280 §6.1 reads."""
+
+    cert: x509.Certificate
+    subject_key: DNKey
+    issuer_key: DNKey
+    self_issued: bool
+    version: int  # 1 or 3 (cryptography reads v2 as an error)
+    ca: bool | None  # basicConstraints cA; None when the extension is absent
+    path_length: int | None
+    key_cert_sign: bool | None  # None when keyUsage is absent
+    crl_sign: bool | None
+    eku: frozenset[str] | None  # dotted OIDs; None when absent
+    sans: tuple[x509.GeneralName, ...]
+    emails_in_subject: tuple[str, ...]
+    name_constraints: x509.NameConstraints | None
+    policies: frozenset[str] | None  # certificatePolicies OIDs; None when absent
+    mappings: tuple[tuple[str, str], ...]  # (issuerDomainPolicy, subjectDomainPolicy)
+    require_explicit: int | None
+    inhibit_mapping: int | None
+    inhibit_any: int | None
+    unknown_critical: tuple[str, ...]
+    ski: bytes | None
+    aki: bytes | None
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+    @property
+    def subject_empty(self) -> bool:
+        return not self.subject_key
+
+
+def facts_of(cert: x509.Certificate) -> CertFacts:
+    """Read ``cert`` once; raises :class:`MalformedCertificate` when it cannot be read."""
+    try:
+        return _read(cert)
+    except MalformedCertificate:
+        raise
+    except _UNREADABLE as exc:
+        text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise MalformedCertificate(f"unreadable certificate: {text}") from None
+
+
+def _read(cert: x509.Certificate) -> CertFacts:
+    subject_key, issuer_key = name_key(cert.subject), name_key(cert.issuer)
+    version = 1 if cert.version is x509.Version.v1 else 3
+    exts = cert.extensions
+    ca: bool | None = None
+    path_length: int | None = None
+    key_cert_sign: bool | None = None
+    crl_sign: bool | None = None
+    eku: frozenset[str] | None = None
+    sans: tuple[x509.GeneralName, ...] = ()
+    nc: x509.NameConstraints | None = None
+    policies: frozenset[str] | None = None
+    mappings: tuple[tuple[str, str], ...] = ()
+    require_explicit = inhibit_mapping = inhibit_any = None
+    ski = aki = None
+    unknown: list[str] = []
+    for ext in exts:
+        oid, value = ext.oid, ext.value
+        if isinstance(value, x509.BasicConstraints):
+            ca, path_length = value.ca, value.path_length
+        elif isinstance(value, x509.KeyUsage):
+            key_cert_sign, crl_sign = value.key_cert_sign, value.crl_sign
+        elif isinstance(value, x509.ExtendedKeyUsage):
+            eku = frozenset(o.dotted_string for o in value)
+        elif isinstance(value, x509.SubjectAlternativeName):
+            sans = tuple(value)
+        elif isinstance(value, x509.NameConstraints):
+            nc = value
+        elif isinstance(value, x509.CertificatePolicies):
+            policies = frozenset(p.policy_identifier.dotted_string for p in value)
+        elif oid == ExtensionOID.POLICY_MAPPINGS and isinstance(value, x509.UnrecognizedExtension):
+            mappings = _policy_mappings(value.value)
+        elif isinstance(value, x509.PolicyConstraints):
+            require_explicit, inhibit_mapping = value.require_explicit_policy, value.inhibit_policy_mapping
+        elif isinstance(value, x509.InhibitAnyPolicy):
+            inhibit_any = value.skip_certs
+        elif isinstance(value, x509.SubjectKeyIdentifier):
+            ski = value.digest
+        elif isinstance(value, x509.AuthorityKeyIdentifier):
+            aki = value.key_identifier
+        elif ext.critical and oid not in RECOGNIZED:
+            unknown.append(oid.dotted_string)
+    emails = tuple(
+        attr.value for attr in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS) if isinstance(attr.value, str)
+    )
+    return CertFacts(
+        cert=cert,
+        subject_key=subject_key,
+        issuer_key=issuer_key,
+        self_issued=subject_key == issuer_key,
+        version=version,
+        ca=ca,
+        path_length=path_length,
+        key_cert_sign=key_cert_sign,
+        crl_sign=crl_sign,
+        eku=eku,
+        sans=sans,
+        emails_in_subject=emails,
+        name_constraints=nc,
+        policies=policies,
+        mappings=mappings,
+        require_explicit=require_explicit,
+        inhibit_mapping=inhibit_mapping,
+        inhibit_any=inhibit_any,
+        unknown_critical=tuple(unknown),
+        ski=ski,
+        aki=aki,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+    )
+
+
+def _policy_mappings(der: bytes) -> tuple[tuple[str, str], ...]:
+    """PolicyMappings ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { issuerDomainPolicy, subjectDomainPolicy }
+    (cryptography leaves the extension unparsed)."""
+    tag, start, end = _tlv(der, 0)
+    if tag != 0x30 or end != len(der) or start == end:
+        raise MalformedCertificate("policyMappings is not a non-empty SEQUENCE")
+    out: list[tuple[str, str]] = []
+    pos = start
+    while pos < end:
+        tag, inner, pos = _tlv(der, pos)
+        if tag != 0x30:
+            raise MalformedCertificate("policyMappings entry is not a SEQUENCE")
+        t1, s1, e1 = _tlv(der, inner)
+        t2, s2, e2 = _tlv(der, e1)
+        if t1 != 0x06 or t2 != 0x06 or e2 != pos:
+            raise MalformedCertificate("policyMappings entry is not two OIDs")
+        out.append((_oid(der[s1:e1]), _oid(der[s2:e2])))
+    return tuple(out)
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    if pos + 2 > len(data):
+        raise MalformedCertificate("truncated DER")
+    tag, first, pos = data[pos], data[pos + 1], pos + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 3 or pos + count > len(data):
+            raise MalformedCertificate("bad DER length")
+        length, pos = int.from_bytes(data[pos : pos + count], "big"), pos + count
+    if pos + length > len(data):
+        raise MalformedCertificate("truncated DER")
+    return tag, pos, pos + length
+
+
+def _oid(body: bytes) -> str:
+    if not body or body[-1] & 0x80:
+        raise MalformedCertificate("bad OID")
+    arcs: list[int] = []
+    value = 0
+    for byte in body:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(a) for a in (first, arcs[0] - 40 * first, *arcs[1:]))

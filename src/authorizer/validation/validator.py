@@ -1,0 +1,296 @@
+"""Client certificate validation: RFC 5280 §6.1 on our own path building, then product rules.
+
+Per request, a new client certificate costs its own parse, one lookup of its issuer by name,
+one signature check and the §6.1 steps for itself: the state after a path's CA part (working
+name, path length, name constraints, the policy graph, the counters) depends only on those
+certificates and the inputs, so it is computed once per CA path and memoized; signature results
+between truststore certificates are memoized too. Validity windows are the only time-dependent
+facts and are checked at every request, for every certificate of the path. Verified paths are
+cached by the PEM's hash; a hit re-checks the path's validity window against the request's time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from ..certificate import ClientCertificate, parse_pem_certificate
+from ..dn import DNKey
+from ..reasons import AuthorizerError, Reason
+from .builder import Pool, Search
+from .facts import CertFacts, MalformedCertificate, facts_of
+from .names import MAX_COMPARISONS
+from .policies import PolicyInputs
+from .rules import MAX_CHAIN_LENGTH, EkuMode, algorithm_problem, name_of, outside_window, signature_valid
+from .state import PathValidationError, WorkingState, finish, process_ca, start
+from .truststore import TrustStore
+
+_ANY_EKU = "2.5.29.37.0"
+_EKU_OID = {
+    EkuMode.CLIENT_AUTH: ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string,
+    EkuMode.SERVER_AUTH: ExtendedKeyUsageOID.SERVER_AUTH.dotted_string,
+}
+_MEMO_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class VerifiedPath:
+    """A verified chain, leaf first and trust anchor last, with the path's valid policies."""
+
+    leaf: ClientCertificate
+    chain: tuple[x509.Certificate, ...]
+    valid_from: dt.datetime  # the latest notBefore of the path
+    valid_until: dt.datetime  # the earliest notAfter of the path
+    policies: tuple[str, ...] = ()
+
+    @property
+    def issuer(self) -> x509.Certificate | None:
+        """The leaf's direct issuer (``None`` only if the leaf itself were the anchor)."""
+        return self.chain[1] if len(self.chain) > 1 else None
+
+    @property
+    def anchor(self) -> x509.Certificate:
+        return self.chain[-1]
+
+    def describe(self) -> list[str]:
+        return [name_of(c).strip("'") for c in self.chain]
+
+
+class ChainValidator:
+    """Validates certificates against one truststore with one set of rules.
+
+    Long-lived (one per truststore version and settings in a warm Lambda); thread-safe.
+    """
+
+    def __init__(
+        self,
+        truststore: TrustStore,
+        *,
+        eku: EkuMode = EkuMode.CLIENT_AUTH,
+        max_chain_length: int = MAX_CHAIN_LENGTH,
+        policies: PolicyInputs | None = None,
+        cache_size: int = 4096,
+        prove_issuers: bool = True,
+    ) -> None:
+        self.truststore = truststore
+        self.eku = eku
+        self.max_chain_length = max_chain_length
+        self.policies = policies or PolicyInputs()
+        self.memoize = prove_issuers
+        self._cache: OrderedDict[bytes, VerifiedPath] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._memo: OrderedDict[tuple[int, ...], WorkingState | PathValidationError] = OrderedDict()
+        self.memo_hits = 0  # CA states reused (tests, benchmarks)
+        self._facts: dict[int, CertFacts] = {}
+        self._unreadable: dict[int, str] = {}
+        self._problems: dict[int, str | None] = {}
+        self._names: dict[int, str] = {}
+        by_name: dict[DNKey, list[CertFacts]] = {}
+        certs = (*truststore.anchors, *truststore.intermediates)
+        for cert in certs:
+            try:
+                facts = facts_of(cert)
+            except MalformedCertificate as exc:
+                self._unreadable[id(cert)] = str(exc)
+                continue
+            self._facts[id(cert)] = facts
+            self._problems[id(cert)] = algorithm_problem(cert)
+            self._names[id(cert)] = name_of(cert).strip("'")
+            by_name.setdefault(facts.subject_key, []).append(facts)
+        ids = frozenset(self._facts)
+        self._pool = Pool(by_name, frozenset(id(c) for c in truststore.anchors), {}, ids)
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def validate_pem(self, pem: str, at: dt.datetime) -> VerifiedPath:
+        """Validate the PEM from an event. Repeat clients are answered from the path cache."""
+        data = pem.encode("utf-8", "replace")
+        key = hashlib.sha256(data).digest()
+        hit = self._cache.get(key)
+        if hit is not None and hit.valid_from <= at <= hit.valid_until:
+            return hit
+        path = self.validate(parse_pem_certificate(data), at)
+        if self._cache_size:
+            with self._lock:
+                self._cache[key] = path
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return path
+
+    def validate(
+        self, leaf: ClientCertificate, at: dt.datetime, extra_intermediates: Sequence[x509.Certificate] = ()
+    ) -> VerifiedPath:
+        """Validate a client certificate at ``at``; raises ``AuthorizerError`` with the most
+        precise reason (``PathValidationError`` names the §6.1 step and the certificate)."""
+        cert = leaf.cert
+        facts = _leaf_facts(cert)
+        if not facts.not_before <= at <= facts.not_after:
+            raise outside_window(cert, at)
+        problem = algorithm_problem(cert)
+        if problem is not None:
+            raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"client certificate {name_of(cert)}: {problem}")
+        if facts.self_issued and signature_valid(cert, cert.public_key()):
+            raise AuthorizerError(
+                Reason.SELF_SIGNED, f"{name_of(cert)} is self-signed; a client certificate must be CA-issued"
+            )
+        path = self._search(facts, at, extra_intermediates, client=True)
+        leaf.know_issuer_dn(self._names.get(id(path.chain[1])) or name_of(path.chain[1]).strip("'"))
+        leaf.know_sans(facts.sans)
+        return VerifiedPath(leaf, path.chain, path.valid_from, path.valid_until, path.policies)
+
+    def validate_signer(
+        self, cert: x509.Certificate, at: dt.datetime, extra_intermediates: Sequence[x509.Certificate] = ()
+    ) -> VerifiedPath:
+        """RFC 5280 §6.3.3(f): the path of a CRL or OCSP signing certificate to a truststore
+        anchor, by §6.1 and the algorithm rules, without the client-only rules (EKU, "not a CA",
+        "not self-signed"). A truststore anchor is its own path."""
+        for anchor in self.truststore.anchors:
+            if anchor is cert or anchor == cert:
+                if not anchor.not_valid_before_utc <= at <= anchor.not_valid_after_utc:
+                    raise outside_window(anchor, at)
+                return VerifiedPath(
+                    ClientCertificate(anchor), (anchor,), anchor.not_valid_before_utc, anchor.not_valid_after_utc
+                )
+        facts = _leaf_facts(cert)
+        if not facts.not_before <= at <= facts.not_after:
+            raise outside_window(cert, at)
+        problem = algorithm_problem(cert)
+        if problem is not None:
+            raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"signer {name_of(cert)}: {problem}")
+        return self._search(facts, at, extra_intermediates, client=False)
+
+    # -- path search --------------------------------------------------------------------------
+
+    def _search(
+        self, leaf: CertFacts, at: dt.datetime, extra: Sequence[x509.Certificate], *, client: bool
+    ) -> VerifiedPath:
+        pool = self._pool
+        if extra:
+            extras: dict[DNKey, list[CertFacts]] = {}
+            for cert in extra:
+                try:
+                    f = facts_of(cert)
+                except MalformedCertificate:
+                    continue
+                extras.setdefault(f.subject_key, []).append(f)
+            pool = Pool(pool.by_name, pool.anchors, pool.signatures, pool.cacheable, extras)
+        search = Search(pool, at, self.max_chain_length)
+        errors: list[tuple[int, AuthorizerError]] = []
+        for candidate in search.paths(leaf):
+            try:
+                return self._judge(candidate, at, client=client)
+            except AuthorizerError as exc:
+                errors.append((len(candidate), exc))
+        if errors:
+            raise min(errors, key=lambda e: e[0])[1]
+        issuer = name_of_issuer(leaf.cert)
+        if not search.named:
+            raise AuthorizerError(Reason.ISSUER_NOT_FOUND, f"no certificate in the truststore is named '{issuer}'")
+        if not search.signed:
+            raise AuthorizerError(
+                Reason.ISSUER_NOT_FOUND,
+                f"no truststore certificate named '{issuer}' verifies the certificate's signature",
+            )
+        raise AuthorizerError(Reason.ISSUER_NOT_FOUND, f"no path from '{issuer}' to a trust anchor of the truststore")
+
+    def _judge(self, path: list[CertFacts], at: dt.datetime, *, client: bool) -> VerifiedPath:
+        """Every rule on one complete candidate path (leaf first, anchor last)."""
+        cas = path[1:]
+        for ca in reversed(cas):
+            if id(ca.cert) in self._unreadable:
+                raise AuthorizerError(Reason.CHAIN_INVALID, f"certificate: {self._unreadable[id(ca.cert)]}")
+            if not ca.not_before <= at <= ca.not_after:
+                raise outside_window(ca.cert, at)
+            problem = self._problems[id(ca.cert)] if id(ca.cert) in self._problems else algorithm_problem(ca.cert)
+            if problem is not None:
+                raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"CA certificate {name_of(ca.cert)}: {problem}")
+        if len(path) > self.max_chain_length:
+            raise AuthorizerError(
+                Reason.CHAIN_TOO_LONG,
+                f"the path has {len(path)} certificates, more than the {self.max_chain_length} allowed",
+            )
+        state = self._ca_state(cas)
+        budget = [MAX_COMPARISONS]
+        policies = finish(state, path[0], self.policies, budget)
+        if client:
+            self._client_rules(path)
+        return VerifiedPath(
+            ClientCertificate(path[0].cert),
+            tuple(f.cert for f in path),
+            max(f.not_before for f in path),
+            min(f.not_after for f in path),
+            policies,
+        )
+
+    def _ca_state(self, cas: list[CertFacts]) -> WorkingState:
+        """The §6.1 state after the CA part (anchor last in ``cas``), memoized for truststore CAs."""
+        key = tuple(id(c.cert) for c in cas)
+        memo = self.memoize and all(k in self._facts for k in key)
+        if memo:
+            hit = self._memo.get(key)
+            if hit is not None:
+                self.memo_hits += 1
+                if isinstance(hit, PathValidationError):
+                    raise hit
+                return hit
+        result: WorkingState | PathValidationError
+        try:
+            state = start(cas[-1], self.policies, len(cas))
+            budget = [MAX_COMPARISONS]
+            for ca in reversed(cas[:-1]):
+                state = process_ca(state, ca, budget)
+            result = state
+        except PathValidationError as exc:
+            result = exc
+        if memo:
+            with self._lock:
+                self._memo[key] = result
+                if len(self._memo) > _MEMO_SIZE:
+                    self._memo.popitem(last=False)
+        if isinstance(result, PathValidationError):
+            raise result
+        return result
+
+    def _client_rules(self, path: list[CertFacts]) -> None:
+        """The product's rules on a client certificate and the CAs' EKU (OpenSSL's EKU chaining)."""
+        leaf = path[0]
+        if leaf.ca:
+            raise PathValidationError(
+                "basic constraints", name_of(leaf.cert), f"{name_of(leaf.cert)} is a CA certificate, not a client"
+            )
+        wanted = _EKU_OID.get(self.eku)
+        if wanted is None:
+            return
+        if leaf.eku is not None and wanted not in leaf.eku and _ANY_EKU not in leaf.eku:
+            raise PathValidationError(
+                "extended key usage", name_of(leaf.cert), f"{name_of(leaf.cert)} does not allow {self.eku.value}"
+            )
+        for ca in path[1:]:
+            if ca.eku is not None and wanted not in ca.eku and _ANY_EKU not in ca.eku:
+                raise PathValidationError(
+                    "extended key usage",
+                    name_of(ca.cert),
+                    f"CA {name_of(ca.cert)} restricts its EKU and does not allow {self.eku.value}",
+                )
+
+
+def _leaf_facts(cert: x509.Certificate) -> CertFacts:
+    try:
+        return facts_of(cert)
+    except MalformedCertificate as exc:
+        raise AuthorizerError(Reason.CERT_MALFORMED, str(exc)) from None
+
+
+def name_of_issuer(cert: x509.Certificate) -> str:
+    try:
+        return cert.issuer.rfc4514_string()
+    except Exception:
+        return "<undecodable issuer>"
