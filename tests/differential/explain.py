@@ -9,6 +9,7 @@ Anything else is unexplained, and the test fails with a reproducer saved to disk
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -45,10 +46,8 @@ def _dns_constrained(spec: PkiSpec) -> bool:
     )
 
 
-def _root_policy_fields(ca: CaSpec) -> bool:
-    return any(v is not None for v in (ca.require_explicit, ca.inhibit_mapping, ca.inhibit_any, ca.policies)) or bool(
-        ca.mappings
-    )
+def _root_policy_constraints(ca: CaSpec) -> bool:
+    return any(v is not None for v in (ca.require_explicit, ca.inhibit_mapping, ca.inhibit_any))
 
 
 RULES: tuple[Rule, ...] = (
@@ -70,14 +69,6 @@ RULES: tuple[Rule, ...] = (
         "CHAIN_INVALID",
     ),
     Rule(
-        "openssl: sslclient purpose checks a CA's EKU",
-        "OpenSSL's check_purpose_ssl_client rejects any certificate of the chain whose EKU lacks "
-        "clientAuth; RFC 5280 gives a CA's EKU no meaning in path validation.",
-        "openssl",
-        lambda s: any(ca.eku == "serverAuth" for ca in s.cas),
-        lambda s: _cas(s, lambda ca: dataclasses.replace(ca, eku=None)),
-    ),
-    Rule(
         "openssl: sslclient purpose checks the leaf's keyUsage",
         "OpenSSL requires digitalSignature or keyAgreement in a client's keyUsage (TLS signing); "
         "the product's rules (and RFC 5280 §6.1) do not look at a leaf's keyUsage.",
@@ -93,17 +84,6 @@ RULES: tuple[Rule, ...] = (
         lambda s: _leaf(s, eku="clientAuth"),
     ),
     Rule(
-        "openssl: keyUsage keyCertSign makes a CA without basicConstraints (non-strict)",
-        "X509_check_ca returns 4 for a v3 certificate with keyCertSign and no basicConstraints, and "
-        "only -x509_strict refuses it; RFC 5280 §6.1.4(k) requires basicConstraints cA.",
-        "ours",
-        lambda s: any(ca.basic_constraints == "absent" and ca.key_usage == "ok" for ca in s.cas),
-        lambda s: _cas(
-            s, lambda ca: dataclasses.replace(ca, basic_constraints="ca") if ca.basic_constraints == "absent" else ca
-        ),
-        "CHAIN_INVALID",
-    ),
-    Rule(
         "openssl: a host-like subject CN is held to dNSName constraints",
         "With no dNSName in the SAN, OpenSSL (since 1.1.0) checks a CN that looks like a host name "
         "against dNSName constraints; RFC 5280 applies them to SAN dNSNames only.",
@@ -117,16 +97,16 @@ RULES: tuple[Rule, ...] = (
         lambda s: _leaf(s, common_name="client-7"),
     ),
     Rule(
-        "openssl: the trust anchor takes no part in policy processing",
-        "OpenSSL's policy tree starts below the anchor (pcy_tree.c), so the anchor's policies and "
-        "policy constraints are ignored; the product applies an anchor's own constraints.",
+        "openssl: the trust anchor's policy constraints are ignored",
+        "OpenSSL's policy tree starts below the anchor (pcy_tree.c), so an anchor's policyConstraints "
+        "and inhibitAnyPolicy count for nothing; the product applies a trust anchor's own constraints, "
+        "as x509-limbo expects (its certificatePolicies, like OpenSSL, it does not: RFC 5280 §6.1 "
+        "starts the path below the anchor).",
         "ours",
-        lambda s: _root_policy_fields(s.cas[0]),
+        lambda s: _root_policy_constraints(s.cas[0]),
         lambda s: _cas(
             s,
-            lambda ca: dataclasses.replace(
-                ca, require_explicit=None, inhibit_mapping=None, inhibit_any=None, policies=None, mappings=()
-            ),
+            lambda ca: dataclasses.replace(ca, require_explicit=None, inhibit_mapping=None, inhibit_any=None),
             only_root=True,
         ),
         "CHAIN_INVALID",
@@ -146,19 +126,17 @@ def explain(
 ) -> str:
     """The name of the rule (or ``+``-joined rules) that accounts for the disagreement."""
     refuses: Who = "openssl" if our_accepted else "ours"
-    candidates = [
-        r
-        for r in RULES
-        if r.refuses == refuses and r.applies(spec) and (r.our_reason is None or r.our_reason == our_reason)
-    ]
-    for rule in candidates:
-        if agree(rule.neutralize(spec)):
-            return rule.name
-    if len(candidates) > 1:
-        combined = spec
-        for rule in candidates:
-            combined = rule.neutralize(combined)
-        if agree(combined):
-            return " + ".join(r.name for r in candidates)
-    names = [r.name for r in candidates] or ["no rule applies"]
+    applicable = [r for r in RULES if r.refuses == refuses and r.applies(spec)]
+    # The smallest set of applicable rules whose features, neutralized together, make both judges
+    # agree; one of them must name the reason we gave (we report the first problem found).
+    for size in range(1, len(applicable) + 1):
+        for rules in itertools.combinations(applicable, size):
+            if not any(r.our_reason in (None, our_reason) for r in rules):
+                continue
+            variant = spec
+            for rule in rules:
+                variant = rule.neutralize(variant)
+            if agree(variant):
+                return " + ".join(r.name for r in rules)
+    names = [r.name for r in applicable] or ["no rule applies"]
     raise Unexplained(f"{refuses} refuses alone ({our_reason}); tried: {names}")

@@ -27,10 +27,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from authorizer.validation import ChainValidator, EkuMode, PolicyInputs, TrustStore
-
 from authorizer.certificate import ClientCertificate
 from authorizer.reasons import AuthorizerError
+from authorizer.validation import ChainValidator, EkuMode, PolicyInputs, TrustStore
 from tests.differential.build import BuiltPki
 
 #: High enough that the product's deployment limit (4) is never what a generated path tests.
