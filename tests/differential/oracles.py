@@ -12,7 +12,9 @@ The ``openssl verify`` flags, and why:
   OpenSSL rules in ``explain.py``. Without a purpose OpenSSL checks no EKU at all, which would
   hide our own EKU rule instead.
 - ``-policy_check -policy 2.5.29.32.0``: RFC 5280 policy processing with user-initial-policy-set
-  {anyPolicy}, initial-explicit-policy false: our ``PolicyInputs()`` defaults.
+  {anyPolicy}, initial-explicit-policy false: our ``PolicyInputs()`` defaults. Some examples draw
+  other §6.1.1 inputs: ``-policy OID`` per acceptable policy, ``-explicit_policy``,
+  ``-inhibit_map``, ``-inhibit_any``, and the same ``PolicyInputs`` for us.
 - ``-attime``: the fixed validation time.
 - No ``-x509_strict``: it adds encoding-hygiene refusals (a CA without keyUsage, a missing AKI, a
   non-critical basicConstraints) that the product explicitly does not refuse; instead the one
@@ -31,11 +33,29 @@ from authorizer.certificate import ClientCertificate
 from authorizer.reasons import AuthorizerError
 from authorizer.validation import ChainValidator, EkuMode, PolicyInputs, TrustStore
 from tests.differential.build import BuiltPki
+from tests.differential.spec import InputsSpec
 
 #: High enough that the product's deployment limit (4) is never what a generated path tests.
 DIFFERENTIAL_MAX_CHAIN = 16
 
-OPENSSL_FLAGS = ("-purpose", "sslclient", "-policy_check", "-policy", "2.5.29.32.0")
+DEFAULT_INPUTS = InputsSpec()
+OPENSSL_FLAGS = ("-purpose", "sslclient", "-policy_check")
+
+
+def openssl_policy_flags(inputs: InputsSpec) -> list[str]:
+    flags = [f for oid in inputs.acceptable for f in ("-policy", oid)]
+    flags += ["-explicit_policy"] if inputs.require_explicit else []
+    flags += ["-inhibit_map"] if inputs.inhibit_mapping else []
+    return flags + (["-inhibit_any"] if inputs.inhibit_any else [])
+
+
+def policy_inputs(inputs: InputsSpec) -> PolicyInputs:
+    return PolicyInputs(
+        acceptable=frozenset(inputs.acceptable),
+        require_explicit=inputs.require_explicit,
+        inhibit_mapping=inputs.inhibit_mapping,
+        inhibit_any=inputs.inhibit_any,
+    )
 
 
 @dataclass(frozen=True)
@@ -45,12 +65,14 @@ class Judgement:
     detail: str
 
 
-def ours(pki: BuiltPki, at: dt.datetime, max_chain_length: int = DIFFERENTIAL_MAX_CHAIN) -> Judgement:
+def ours(
+    pki: BuiltPki, at: dt.datetime, inputs: InputsSpec = DEFAULT_INPUTS, max_chain_length: int = DIFFERENTIAL_MAX_CHAIN
+) -> Judgement:
     validator = ChainValidator(
         TrustStore.from_certs([pki.anchor], list(pki.intermediates)),
         eku=EkuMode.CLIENT_AUTH,
         max_chain_length=max_chain_length,
-        policies=PolicyInputs(),
+        policies=policy_inputs(inputs),
         cache_size=0,
     )
     try:
@@ -63,9 +85,18 @@ def ours(pki: BuiltPki, at: dt.datetime, max_chain_length: int = DIFFERENTIAL_MA
 _ERROR = re.compile(r"error (\d+) at (\d+) depth lookup: (.*)")
 
 
-def openssl(pki: BuiltPki, at: dt.datetime, folder: Path) -> Judgement:
+def openssl(pki: BuiltPki, at: dt.datetime, folder: Path, inputs: InputsSpec = DEFAULT_INPUTS) -> Judgement:
     root, untrusted, leaf = pki.write(folder)
-    args = ["openssl", "verify", *OPENSSL_FLAGS, "-attime", str(int(at.timestamp())), "-CAfile", str(root)]
+    args = [
+        "openssl",
+        "verify",
+        *OPENSSL_FLAGS,
+        *openssl_policy_flags(inputs),
+        "-attime",
+        str(int(at.timestamp())),
+        "-CAfile",
+        str(root),
+    ]
     if pki.intermediates:
         args += ["-untrusted", str(untrusted)]
     done = subprocess.run([*args, str(leaf)], capture_output=True, text=True, timeout=30, check=False)

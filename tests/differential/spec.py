@@ -22,15 +22,20 @@ Validity = Literal["ok", "expired", "not-yet"]
 #: (kind, value): a general name; for "dir" the value is the organization under C=US (or "" for C=US alone).
 GeneralNameSpec = tuple[NameKind, str]
 
-DNS_NAMES = ("example.com", "api.example.com", "a.b.example.com", "other.test", "api.other.test")
+DNS_NAMES = ("example.com", "api.example.com", "a.b.example.com", "other.test", "api.other.test", "Api.EXAMPLE.com")
 DNS_BASES = ("example.com", "api.example.com", ".example.com", "other.test")
 EMAILS = ("alice@example.com", "bob@api.example.com", "eve@other.test", "Alice@example.com")
 EMAIL_BASES = ("example.com", ".example.com", "alice@example.com", "other.test")
-URIS = ("https://example.com/a", "https://api.example.com/b", "https://api.other.test:8443/c")
+URIS = (
+    "https://example.com/a",
+    "https://api.example.com/b",
+    "https://api.other.test:8443/c",
+    "spiffe://API.example.com/ns/a",
+)
 URI_BASES = ("example.com", ".example.com", "api.other.test")
-IPS = ("10.1.2.3", "192.168.1.1", "2001:db8::1", "2001:db9::1")
+IPS = ("10.1.2.3", "192.168.1.1", "2001:db8::1", "2001:db9::1", "::ffff:10.1.2.3")
 IP_BASES = ("10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32", "10.1.2.0/24")
-ORGS = ("Example", "Other")
+ORGS = ("Example", "Other", "EXAMPLE")
 DIR_BASES = ("Example", "Other", "")
 
 
@@ -73,11 +78,23 @@ class LeafSpec:
 
 
 @dataclass(frozen=True)
+class InputsSpec:
+    """RFC 5280 §6.1.1 (c), (e), (f), (g): ``PolicyInputs`` for us, ``-policy``, ``-explicit_policy``,
+    ``-inhibit_map`` and ``-inhibit_any`` for OpenSSL."""
+
+    acceptable: tuple[str, ...] = (ANY_POLICY,)
+    require_explicit: bool = False
+    inhibit_mapping: bool = False
+    inhibit_any: bool = False
+
+
+@dataclass(frozen=True)
 class PkiSpec:
     """``cas[0]`` is the root (the trust anchor), ``cas[-1]`` issues the leaf."""
 
     cas: tuple[CaSpec, ...]
     leaf: LeafSpec
+    inputs: InputsSpec = InputsSpec()
 
 
 def _weighted(common: object, *rare: object) -> st.SearchStrategy:  # type: ignore[type-arg]
@@ -141,4 +158,59 @@ def leaf_specs(draw: st.DrawFn) -> LeafSpec:
     )
 
 
-pki_specs = st.builds(PkiSpec, cas=st.lists(ca_specs(), min_size=1, max_size=3).map(tuple), leaf=leaf_specs())
+inputs_specs = st.one_of(
+    st.just(InputsSpec()),
+    st.just(InputsSpec()),
+    st.builds(
+        InputsSpec,
+        acceptable=st.one_of(
+            st.just((ANY_POLICY,)),
+            st.lists(st.sampled_from([P1, P2, P3]), min_size=1, max_size=2, unique=True).map(tuple),
+        ),
+        require_explicit=st.booleans(),
+        inhibit_mapping=st.booleans(),
+        inhibit_any=st.booleans(),
+    ),
+)
+
+pki_specs = st.builds(
+    PkiSpec, cas=st.lists(ca_specs(), min_size=1, max_size=3).map(tuple), leaf=leaf_specs(), inputs=inputs_specs
+)
+
+
+def features(spec: PkiSpec) -> set[str]:
+    """What a generated PKI exercises (the run's coverage report counts them by verdict)."""
+    found = {f"{len(spec.cas)} CA(s)"}
+    for i, ca in enumerate(spec.cas):
+        where = "anchor" if i == 0 else "intermediate"
+        if ca.name_constraints is not None:
+            for kind, _ in (*ca.name_constraints.permitted, *ca.name_constraints.excluded):
+                found.add(f"{kind} name constraint on {where}")
+        if ca.path_len is not None:
+            found.add(f"pathLen on {where}")
+        if ca.policies is not None:
+            found.add(f"certificatePolicies on {where}")
+        if ca.mappings:
+            found.add(f"policyMappings on {where}")
+        if ca.require_explicit is not None or ca.inhibit_mapping is not None:
+            found.add(f"policyConstraints on {where}")
+        if ca.inhibit_any is not None:
+            found.add(f"inhibitAnyPolicy on {where}")
+        if ca.rollover:
+            found.add(f"self-issued rollover of {where}")
+        if ca.validity != "ok":
+            found.add(f"{ca.validity} {where}")
+        if ca.key_usage != "ok" or ca.basic_constraints != "ca":
+            found.add(f"keyUsage {ca.key_usage}, basicConstraints {ca.basic_constraints} on {where}")
+        if ca.eku is not None:
+            found.add(f"EKU {ca.eku} on {where}")
+    found.update(f"leaf SAN {kind}" for kind, _ in spec.leaf.sans)
+    if spec.leaf.email_attribute:
+        found.add("leaf subject emailAddress")
+    if spec.leaf.policies is not None:
+        found.add("leaf certificatePolicies")
+    if spec.leaf.validity != "ok":
+        found.add(f"{spec.leaf.validity} leaf")
+    if spec.inputs != InputsSpec():
+        found.add("non-default policy inputs")
+    return found

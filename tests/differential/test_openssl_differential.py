@@ -25,17 +25,18 @@ from hypothesis import given
 from tests.differential.build import AT, build
 from tests.differential.explain import Unexplained, explain
 from tests.differential.oracles import Judgement, openssl, ours
-from tests.differential.spec import PkiSpec, pki_specs
+from tests.differential.spec import PkiSpec, features, pki_specs
 
 pytestmark = pytest.mark.differential
 
 FAILURES = Path(os.environ.get("DIFFERENTIAL_FAILURES", "build/differential-failures"))
 TALLY: Counter[str] = Counter()
+COVERAGE: Counter[str] = Counter()
 
 
 def judge_both(spec: PkiSpec, folder: Path) -> tuple[Judgement, Judgement]:
     pki = build(spec)
-    return ours(pki, AT), openssl(pki, AT, folder)
+    return ours(pki, AT, spec.inputs), openssl(pki, AT, folder, spec.inputs)
 
 
 def save_reproducer(spec: PkiSpec, mine: Judgement, theirs: Judgement, folder: Path, why: str) -> Path:
@@ -60,6 +61,7 @@ def report() -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         previous = json.loads(path.read_text()) if path.exists() else {}
         previous["openssl"] = dict(TALLY.most_common())
+        previous["openssl_coverage"] = dict(sorted(COVERAGE.items()))
         path.write_text(json.dumps(previous, indent=2))
 
 
@@ -68,6 +70,8 @@ def test_our_verdict_matches_openssl_verify_or_a_named_rule(spec: PkiSpec) -> No
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         mine, theirs = judge_both(spec, folder)
+        for feature in features(spec):
+            COVERAGE[f"{feature}: {'accepted' if mine.accepted else 'refused'}"] += 1
         if mine.accepted == theirs.accepted:
             TALLY["agree: both accept" if mine.accepted else "agree: both refuse"] += 1
             return
