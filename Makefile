@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed
 
 # Deploy-side targets (layer, cfn-lint, sam validate/build) and aws-sam-cli in its own venv.
 include make/sam.mk
+# `make differential`: the long differential run of generated PKIs (tests/differential).
+include make/differential.mk
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
