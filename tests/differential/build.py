@@ -18,7 +18,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from authorizer.devpki import PrivateKey, shared_key
-from tests.differential.spec import CaSpec, GeneralNameSpec, LeafSpec, NameConstraintsSpec, PkiSpec, Validity
+from tests.differential.spec import (
+    CaSpec,
+    GeneralNameSpec,
+    LeafSpec,
+    NameConstraintsSpec,
+    OddExtension,
+    PkiSpec,
+    Validity,
+)
 
 #: The validation time of every differential example.
 AT = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -134,8 +142,16 @@ def _ca_extensions(b: x509.CertificateBuilder, ca: CaSpec) -> x509.CertificateBu
     return b
 
 
+UNKNOWN_EXTENSION = x509.ObjectIdentifier("1.3.6.1.4.1.55555.99.1")
+
+
 def _sign(
-    b: x509.CertificateBuilder, subject_key: PrivateKey, issuer_key: PrivateKey, serial: int, validity: Validity
+    b: x509.CertificateBuilder,
+    subject_key: PrivateKey,
+    issuer_key: PrivateKey,
+    serial: int,
+    validity: Validity,
+    odd: OddExtension | None = None,
 ) -> x509.Certificate:
     start, end = WINDOWS[validity]
     b = (
@@ -143,10 +159,16 @@ def _sign(
         .serial_number(serial)
         .not_valid_before(start)
         .not_valid_after(end)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()), critical=odd == "critical-ski"
+        )
     )
     if issuer_key is not subject_key:
-        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key())
+        b = b.add_extension(aki, critical=odd == "critical-aki")
+    if odd in ("unknown", "unknown-critical"):
+        unknown = x509.UnrecognizedExtension(UNKNOWN_EXTENSION, b"\x05\x00")  # NULL
+        b = b.add_extension(unknown, critical=odd == "unknown-critical")
     return b.sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
 
 
@@ -182,7 +204,28 @@ def _leaf(leaf: LeafSpec, issuer_name: x509.Name, issuer_key: PrivateKey) -> x50
         b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     if leaf.policies is not None:
         b = b.add_extension(_policies(leaf.policies), critical=False)
-    return _sign(b, key, issuer_key, 0x4000, leaf.validity)
+    return _sign(b, key, issuer_key, 0x4000, leaf.validity, leaf.odd_extension)
+
+
+STRANGER = x509.Name.from_rfc4514_string("CN=Stranger Root,O=Elsewhere,C=US")
+
+
+def _twin(
+    ca: CaSpec,
+    index: int,
+    name: x509.Name,
+    key: PrivateKey,
+    issuer_name: x509.Name | None,
+    issuer_key: PrivateKey | None,
+) -> x509.Certificate:
+    assert issuer_name is not None and issuer_key is not None
+    if ca.twin == "cross-signed":
+        b = _ca_extensions(x509.CertificateBuilder().subject_name(name).issuer_name(STRANGER), ca)
+        return _sign(b, key, shared_key("p256", 50), 0x3000 + index, ca.validity, ca.odd_extension)
+    b = _ca_extensions(x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name), ca)
+    if ca.twin == "expired":
+        return _sign(b, key, issuer_key, 0x3000 + index, "expired", ca.odd_extension)
+    return _sign(b, shared_key(ca.key, 30 + index), issuer_key, 0x3000 + index, ca.validity, ca.odd_extension)
 
 
 def build(spec: PkiSpec) -> BuiltPki:
@@ -193,15 +236,17 @@ def build(spec: PkiSpec) -> BuiltPki:
     for index, ca in enumerate(spec.cas):
         name, key = _ca_name(index), shared_key(ca.key, index)
         b = _ca_extensions(x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name or name), ca)
-        cert = _sign(b, key, issuer_key or key, 0x1000 + index, ca.validity)
+        cert = _sign(b, key, issuer_key or key, 0x1000 + index, ca.validity, ca.odd_extension)
         if anchor is None:
             anchor = cert
         else:
+            if ca.twin is not None:  # listed first, so a first-match path builder meets it first
+                chain.append(_twin(ca, index, name, key, issuer_name, issuer_key))
             chain.append(cert)
         if ca.rollover:  # NewWithOld: same name, new key, signed by the old key
             new_key = shared_key(ca.key, 20 + index)
             b = _ca_extensions(x509.CertificateBuilder().subject_name(name).issuer_name(name), ca)
-            chain.append(_sign(b, new_key, key, 0x2000 + index, ca.validity))
+            chain.append(_sign(b, new_key, key, 0x2000 + index, ca.validity, ca.odd_extension))
             key = new_key
         issuer_name, issuer_key = name, key
     assert anchor is not None and issuer_name is not None and issuer_key is not None

@@ -38,6 +38,10 @@ def _cas(spec: PkiSpec, change: Callable[[CaSpec], CaSpec], only_root: bool = Fa
     return dataclasses.replace(spec, cas=cas)
 
 
+def _plain(odd: str | None) -> str | None:
+    return None if odd in ("critical-aki", "critical-ski") else odd
+
+
 def _dns_constrained(spec: PkiSpec) -> bool:
     return any(
         ca.name_constraints is not None
@@ -82,6 +86,28 @@ RULES: tuple[Rule, ...] = (
         "openssl",
         lambda s: s.leaf.eku == "any",
         lambda s: _leaf(s, eku="clientAuth"),
+    ),
+    Rule(
+        "openssl: a critical AKI or SKI is an unhandled critical extension",
+        "OpenSSL's supported-extension list (v3_purp.c) lacks authorityKeyIdentifier and "
+        "subjectKeyIdentifier, so marked critical they fail X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION; "
+        "both are extensions RFC 5280 defines and we process, and a CA marking them critical is "
+        "encoding hygiene, which the product does not refuse (issue 8).",
+        "openssl",
+        lambda s: any(x.odd_extension in ("critical-aki", "critical-ski") for x in (*s.cas, s.leaf)),
+        lambda s: _cas(
+            _leaf(s, odd_extension=_plain(s.leaf.odd_extension)),
+            lambda ca: dataclasses.replace(ca, odd_extension=_plain(ca.odd_extension)),
+        ),
+    ),
+    Rule(
+        "openssl: no backtracking past a dead-end untrusted issuer",
+        "OpenSSL 3.0 takes the first matching untrusted issuer (same name and key identifier) and does "
+        "not try another when it leads to no anchor; RFC 5280 §6.1 judges a path, and ours builds "
+        "every candidate (issue 8: 'every candidate tried with backtracking').",
+        "openssl",
+        lambda s: any(ca.twin == "cross-signed" for ca in s.cas[1:]),
+        lambda s: _cas(s, lambda ca: dataclasses.replace(ca, twin=None) if ca.twin == "cross-signed" else ca),
     ),
     Rule(
         "openssl: a host-like subject CN is held to dNSName constraints",

@@ -17,6 +17,10 @@ ANY_POLICY = "2.5.29.32.0"
 P1, P2, P3 = "1.3.6.1.4.1.55555.9.1", "1.3.6.1.4.1.55555.9.2", "1.3.6.1.4.1.55555.9.3"
 
 NameKind = Literal["dns", "email", "uri", "ip", "dir"]
+#: critical AKI or SKI (RFC 5280 says MUST NOT, but both are extensions a validator knows), an
+#: unknown private extension, critical or not.
+OddExtension = Literal["critical-aki", "critical-ski", "unknown-critical", "unknown"]
+ODD_EXTENSIONS = ("critical-aki", "critical-ski", "unknown-critical", "unknown")
 Validity = Literal["ok", "expired", "not-yet"]
 
 #: (kind, value): a general name; for "dir" the value is the organization under C=US (or "" for C=US alone).
@@ -61,6 +65,11 @@ class CaSpec:
     policy_critical: bool = True
     rollover: bool = False
     validity: Validity = "ok"
+    #: a second certificate for this CA's name in the truststore, listed first: the same key but
+    #: expired (a renewed CA), another key (a re-keyed or unrelated CA), or the same key
+    #: cross-signed by a root the truststore does not hold: path building must go past it.
+    twin: Literal["expired", "other-key", "cross-signed"] | None = None
+    odd_extension: OddExtension | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class LeafSpec:
     eku: Literal["clientAuth", "serverAuth", "any", "both"] | None = "clientAuth"
     policies: tuple[str, ...] | None = None
     validity: Validity = "ok"
+    odd_extension: OddExtension | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,8 @@ def ca_specs(draw: st.DrawFn) -> CaSpec:
         policy_critical=draw(st.booleans()),
         rollover=draw(_weighted(False, True)),
         validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet"])),
+        twin=draw(_weighted(None, "expired", "other-key", "cross-signed")),
+        odd_extension=draw(_weighted(None, *ODD_EXTENSIONS)),
     )
 
 
@@ -155,6 +167,7 @@ def leaf_specs(draw: st.DrawFn) -> LeafSpec:
         eku=draw(_weighted("clientAuth", None, "serverAuth", "any", "both")),
         policies=draw(st.one_of(st.none(), policy_sets)),
         validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet"])),
+        odd_extension=draw(_weighted(None, *ODD_EXTENSIONS)),
     )
 
 
@@ -204,11 +217,17 @@ def features(spec: PkiSpec) -> set[str]:
             found.add(f"keyUsage {ca.key_usage}, basicConstraints {ca.basic_constraints} on {where}")
         if ca.eku is not None:
             found.add(f"EKU {ca.eku} on {where}")
+        if ca.twin is not None and i > 0:
+            found.add(f"{ca.twin} twin of {where}")
+        if ca.odd_extension is not None:
+            found.add(f"{ca.odd_extension} extension on {where}")
     found.update(f"leaf SAN {kind}" for kind, _ in spec.leaf.sans)
     if spec.leaf.email_attribute:
         found.add("leaf subject emailAddress")
     if spec.leaf.policies is not None:
         found.add("leaf certificatePolicies")
+    if spec.leaf.odd_extension is not None:
+        found.add(f"{spec.leaf.odd_extension} extension on leaf")
     if spec.leaf.validity != "ok":
         found.add(f"{spec.leaf.validity} leaf")
     if spec.inputs != InputsSpec():
