@@ -15,7 +15,7 @@ _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter
 
 settings.register_profile(
     "ci",
-    max_examples=int(os.environ.get("DIFFERENTIAL_EXAMPLES", "40")),
+    max_examples=int(os.environ.get("DIFFERENTIAL_EXAMPLES", "60")),
     derandomize=True,
     deadline=None,
     database=None,
