@@ -35,6 +35,8 @@ WINDOWS: dict[Validity, tuple[dt.datetime, dt.datetime]] = {
     "ok": (dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2045, 1, 1, tzinfo=dt.UTC)),
     "expired": (dt.datetime(2020, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),
     "not-yet": (dt.datetime(2028, 1, 1, tzinfo=dt.UTC), dt.datetime(2045, 1, 1, tzinfo=dt.UTC)),
+    "starts-now": (AT, dt.datetime(2045, 1, 1, tzinfo=dt.UTC)),
+    "ends-now": (dt.datetime(2025, 1, 1, tzinfo=dt.UTC), AT),
 }
 
 

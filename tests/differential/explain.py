@@ -38,6 +38,10 @@ def _cas(spec: PkiSpec, change: Callable[[CaSpec], CaSpec], only_root: bool = Fa
     return dataclasses.replace(spec, cas=cas)
 
 
+def _not_ending(validity: str) -> str:
+    return "ok" if validity == "ends-now" else validity
+
+
 def _plain(odd: str | None) -> str | None:
     return None if odd in ("critical-aki", "critical-ski") else odd
 
@@ -108,6 +112,17 @@ RULES: tuple[Rule, ...] = (
         "openssl",
         lambda s: any(ca.twin == "cross-signed" for ca in s.cas[1:]),
         lambda s: _cas(s, lambda ca: dataclasses.replace(ca, twin=None) if ca.twin == "cross-signed" else ca),
+    ),
+    Rule(
+        "openssl: notAfter is exclusive",
+        "X509_cmp_time returns -1 for 'earlier than or equal', so OpenSSL calls a certificate whose "
+        "notAfter is the validation time expired; RFC 5280 §4.1.2.5 includes notAfter in the period.",
+        "openssl",
+        lambda s: any(x.validity == "ends-now" for x in (*s.cas, s.leaf)),
+        lambda s: _cas(
+            _leaf(s, validity=_not_ending(s.leaf.validity)),
+            lambda ca: dataclasses.replace(ca, validity=_not_ending(ca.validity)),
+        ),
     ),
     Rule(
         "openssl: a host-like subject CN is held to dNSName constraints",

@@ -21,7 +21,9 @@ NameKind = Literal["dns", "email", "uri", "ip", "dir"]
 #: unknown private extension, critical or not.
 OddExtension = Literal["critical-aki", "critical-ski", "unknown-critical", "unknown"]
 ODD_EXTENSIONS = ("critical-aki", "critical-ski", "unknown-critical", "unknown")
-Validity = Literal["ok", "expired", "not-yet"]
+#: "starts-now"/"ends-now": notBefore/notAfter exactly at the validation time (RFC 5280 §4.1.2.5:
+#: the validity period includes both ends).
+Validity = Literal["ok", "expired", "not-yet", "starts-now", "ends-now"]
 
 #: (kind, value): a general name; for "dir" the value is the organization under C=US (or "" for C=US alone).
 GeneralNameSpec = tuple[NameKind, str]
@@ -144,7 +146,7 @@ def ca_specs(draw: st.DrawFn) -> CaSpec:
         inhibit_any=draw(_weighted(None, 0, 1)),
         policy_critical=draw(st.booleans()),
         rollover=draw(_weighted(False, True)),
-        validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet"])),
+        validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet", "starts-now", "ends-now"])),
         twin=draw(_weighted(None, "expired", "other-key", "cross-signed")),
         odd_extension=draw(_weighted(None, *ODD_EXTENSIONS)),
     )
@@ -166,7 +168,7 @@ def leaf_specs(draw: st.DrawFn) -> LeafSpec:
         key_usage=draw(_weighted("ok", "absent", "wrong")),
         eku=draw(_weighted("clientAuth", None, "serverAuth", "any", "both")),
         policies=draw(st.one_of(st.none(), policy_sets)),
-        validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet"])),
+        validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet", "starts-now", "ends-now"])),
         odd_extension=draw(_weighted(None, *ODD_EXTENSIONS)),
     )
 

@@ -35,7 +35,7 @@ from tests.differential.spec import (
 pytestmark = pytest.mark.differential
 
 TALLY: Counter[str] = Counter()
-VALIDITY = st.sampled_from(["ok"] * 10 + ["expired", "not-yet"])
+VALIDITY = st.sampled_from(["ok"] * 10 + ["expired", "not-yet", "starts-now", "ends-now"])
 
 #: cryptography refuses a leading-dot dNSName constraint as malformed (RFC 5280 gives it no
 #: meaning for DNS), so the web-PKI shape uses the plain form only.

@@ -37,6 +37,7 @@ SMALLEST: dict[str, PkiSpec] = {
         (CaSpec(name_constraints=NameConstraintsSpec(permitted=(("dns", "example.com"),))),),
         LeafSpec(common_name="api.other.test", sans=(("email", "alice@example.com"),)),
     ),
+    "openssl: notAfter is exclusive": PkiSpec((CaSpec(),), LeafSpec(validity="ends-now")),
     "openssl: the trust anchor's policy constraints are ignored": PkiSpec(
         (CaSpec(require_explicit=0), CaSpec()), LeafSpec()
     ),
