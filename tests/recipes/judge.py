@@ -64,15 +64,19 @@ def verify_cli(recipe: Recipe) -> Verdict:
 
 
 def decide_handler(recipe: Recipe, folder: Path) -> Verdict:
-    """The real handler, with a policy document whose truststore is the recipe's bundle."""
+    """The real handler, with a policy document whose truststore is the recipe's bundle, on a
+    REST event and on HTTP API 1.0 and 2.0 events: one verdict for all three."""
     folder.mkdir(parents=True, exist_ok=True)
     policy = folder / "policy.json"
     policy.write_text(json.dumps({"version": 1, "truststore": {"uri": str(recipe.truststore)}}))
     runtime = Runtime(str(policy))
-    event = make_event(recipe.leaf.read_text(), api="rest", method="GET", path="/pets", when=recipe.at)
-    outcome = handle(event, runtime, recipe.at)
-    decision = outcome.decision
-    return Verdict(decision.allowed, decision.reason.value, decision.detail)
+    verdicts = set()
+    for api in ("rest", "http1", "http2"):
+        event = make_event(recipe.leaf.read_text(), api=api, method="GET", path="/pets", when=recipe.at)
+        decision = handle(event, runtime, recipe.at).decision
+        verdicts.add(Verdict(decision.allowed, decision.reason.value, decision.detail))
+    assert len(verdicts) == 1, f"the API kinds disagree: {verdicts}"
+    return verdicts.pop()
 
 
 def judge(recipe: Recipe, folder: Path) -> Verdict:
