@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(BIN)/mtls-authorizer demo
 
 ## Everything CI runs: lint, types, tests (the template tests use sam from .venv-sam).
-test: lint typecheck sam-install unit
+test: lint typecheck sam-artifacts unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
@@ -39,10 +39,12 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 ## Benchmarks print their figures (they are not tests: nothing here can flake a build).
-bench: $(STAMP)
+bench: $(STAMP) host-layer host-layer-runtime
 	$(BIN)/python bench/bench_decision.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_revocation.py
+	$(BIN)/python bench/bench_validation.py
+	$(BIN)/python bench/bench_coldstart.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache build .aws-sam

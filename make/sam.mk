@@ -18,7 +18,7 @@ LAYER_PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(PYTHON)
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true \
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 
-.PHONY: sam-install layer cfn-lint sam-validate sam-build sam-test sam-clean
+.PHONY: sam-install layer host-layer host-layer-runtime sam-artifacts cfn-lint sam-validate sam-build sam-test sam-clean
 
 $(SAM_STAMP): make/sam.mk
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -33,6 +33,21 @@ sam-install: $(SAM_STAMP)
 layer:
 	$(LAYER_PYTHON) scripts/build_layer.py
 
+## The same layer requirements for this machine and interpreter (build/host-layer/python): the
+## artifact test and the cold-start benchmark import the built function against it.
+host-layer: $(STAMP)
+	$(BIN)/python scripts/build_layer.py --host
+
+## The same for the function's runtime version (build/host-layer-runtime), when that interpreter
+## is installed: the cold-start benchmark's runtime-version figures need it.
+host-layer-runtime: $(STAMP)
+	@py=$$($(BIN)/python scripts/build_layer.py --print-interpreter); \
+	if [ -n "$$py" ]; then $$py scripts/build_layer.py --host --out build/host-layer-runtime; \
+	else echo "host-layer-runtime: no python of the runtime's version here, skipped"; fi
+
+## What the artifact tests need, prepared before pytest (tests never download anything).
+sam-artifacts: sam-install layer host-layer
+
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 
@@ -46,4 +61,4 @@ sam-build: $(SAM_STAMP) layer
 sam-test: cfn-lint sam-validate sam-build
 
 sam-clean:
-	rm -rf .aws-sam build/layer
+	rm -rf .aws-sam build/layer build/host-layer build/host-layer-runtime

@@ -9,6 +9,7 @@ Gateway). One structured log line and one set of metrics per decision; never a P
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import sys
@@ -27,7 +28,22 @@ from .runtime import Runtime, config_uri_from_env
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "mtls-authorizer")
 _stream = sys.stderr if os.environ.get("AUTHORIZER_LOG_STREAM") == "stderr" else sys.stdout
-logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(_stream))
+
+
+def log_json(record: dict[str, Any]) -> str:
+    """Powertools' own serialization (compact, non-ASCII kept readable), with one difference:
+    the line is always encodable. A lone surrogate in a client-chosen value (``requestId``, the
+    ARN's path) would otherwise make the stream's UTF-8 encoder fail and the logging module
+    drop the whole decision line; here it is written as its JSON escape (``\\udcff``)."""
+    text = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(_stream), json_serializer=log_json)
 # The package's own module loggers (revocation, HTTP) write through the same JSON handler, so a
 # warning from deep inside a check is a structured line too, never a bare text line.
 _package_logger = logging.getLogger("authorizer")
@@ -132,7 +148,14 @@ def handle(event: object, runtime: Runtime, at: dt.datetime | None = None) -> Ou
         decision = Decision.deny(Reason.INTERNAL_ERROR, f"response: {type(exc).__name__}: {str(exc)[:200]}")
         response = build_response(decision, Target(target.kind, target.arn, None))
     elapsed_ms = (time.perf_counter() - start) * 1000
-    _log(decision, request, elapsed_ms, stale)
+    try:
+        _log(decision, request, elapsed_ms, stale)
+    except Exception as exc:  # a bug in building the line: still one line, and still an answer
+        logger.error(
+            "authorization decision",
+            extra={"decision": "allow" if decision.allowed else "deny", "reason": decision.reason.value,
+                   "log_error": f"{type(exc).__name__}: {str(exc)[:200]}"},
+        )  # fmt: skip
     return Outcome(response, decision, elapsed_ms)
 
 

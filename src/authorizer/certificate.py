@@ -17,6 +17,7 @@ from functools import cached_property
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from .certder import ECDSA_SIGNATURE_OIDS, CertDerError, CertificateDer, equivalent_fingerprints
 from .reasons import AuthorizerError, Reason
 
 #: Largest PEM text accepted from an event. A client certificate with a long chain of SANs is
@@ -24,6 +25,18 @@ from .reasons import AuthorizerError, Reason
 MAX_PEM_BYTES = 16 * 1024
 
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
+
+#: What cryptography raises for a certificate whose content does not parse: most fields are
+#: decoded lazily, on first access, and not all failures are ``ValueError`` (an unknown version
+#: is ``InvalidVersion``, a wrong string type for a name attribute is ``TypeError``).
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    UnicodeError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +53,17 @@ class ClientCertificate:
     def fingerprint_sha256(self) -> str:
         """Hex SHA-256 of the DER encoding, the identity used in logs, caches and policies."""
         return self.cert.fingerprint(hashes.SHA256()).hex()
+
+    @cached_property
+    def fingerprints(self) -> frozenset[str]:
+        """Hex SHA-256 of every encoding of this signed certificate: this DER and, for an ECDSA
+        signature, its ``(r, n - s)`` twin. A ``cert_sha256`` rule matches any of them, so a
+        client cannot step around a deny rule by re-encoding the CA's signature."""
+        return equivalent_fingerprints(CertificateDer(self.der), self.is_ecdsa_signed) | {self.fingerprint_sha256}
+
+    @property
+    def is_ecdsa_signed(self) -> bool:
+        return self.cert.signature_algorithm_oid.dotted_string in ECDSA_SIGNATURE_OIDS
 
     @cached_property
     def subject(self) -> str:
@@ -112,16 +136,53 @@ def parse_pem_certificate(pem: str | bytes, *, max_bytes: int = MAX_PEM_BYTES) -
         raise AuthorizerError(Reason.CERT_MALFORMED, "clientCertPem holds no PEM certificate block")
     try:
         cert = x509.load_pem_x509_certificate(data)
-    except ValueError as exc:
+    except PARSE_ERRORS as exc:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"clientCertPem does not parse: {_short(exc)}") from None
-    leaf = ClientCertificate(cert)
     der = _single_block_der(data)
-    if der is not None and der.endswith(cert.signature):
-        # The block cryptography just parsed (strict DER, no trailing data): hashing it costs
-        # ~2 µs where Certificate.fingerprint() costs ~10 µs on a freshly parsed certificate.
+    if der is None or not der.endswith(cert.signature):
+        der = None
+    return checked_certificate(cert, der, "clientCertPem")
+
+
+def checked_certificate(
+    cert: x509.Certificate, der: bytes | None = None, what: str = "the certificate"
+) -> ClientCertificate:
+    """``cert`` as a :class:`ClientCertificate` whose every field later stages read is known to
+    decode, and whose encoding is the one DER of what its CA signed.
+
+    cryptography decodes names and extensions on first access; a field that fails there, in
+    the chain validator, the policy, the response or the log line, would be an unexpected
+    exception (``INTERNAL_ERROR``) instead of a refusal. So they are read here, once, and any
+    failure is ``CERT_MALFORMED``. ``der`` is the certificate's DER when the caller has it.
+    """
+    leaf = ClientCertificate(cert)
+    try:
+        if der is None:
+            der = cert.public_bytes(serialization.Encoding.DER)
+        parts = CertificateDer(der)
+        problem = parts.problem(leaf.is_ecdsa_signed)
+        if problem is not None:
+            raise AuthorizerError(Reason.CERT_MALFORMED, f"{what} is not DER: {problem}")
+        # Hashing the DER costs ~2 µs where Certificate.fingerprint() costs ~10 µs on a freshly
+        # parsed certificate.
         leaf.__dict__["der"] = der
         leaf.__dict__["fingerprint_sha256"] = hashlib.sha256(der).hexdigest()
+        leaf.__dict__["subject"] = decode_fields(cert)
+    except CertDerError as exc:
+        raise AuthorizerError(Reason.CERT_MALFORMED, f"{what} is not DER: {exc}") from None
+    except PARSE_ERRORS as exc:
+        raise AuthorizerError(Reason.CERT_MALFORMED, f"{what} does not parse: {_short(exc)}") from None
     return leaf
+
+
+def decode_fields(cert: x509.Certificate) -> str:
+    """Read every lazily decoded field later code uses; returns the subject's RFC 4514 string.
+
+    Raises one of :data:`PARSE_ERRORS` when a field does not decode.
+    """
+    subject = cert.subject.rfc4514_string()
+    _ = (cert.issuer, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc, cert.extensions)
+    return subject
 
 
 def _single_block_der(data: bytes) -> bytes | None:

@@ -74,7 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a CRL (PEM or DER); with --crl these are the only revocation sources",
     )
     v.add_argument("--online", action="store_true", help="check revocation with the certificates' own CDP and AIA")
-    v.add_argument("--json", action="store_true", help='print {"decision", "reason", "detail", "chain"}')
+    v.add_argument(
+        "--max-chain-length",
+        type=int,
+        metavar="N",
+        help="most certificates from leaf to root (default 4, API Gateway's limit, or the policy's)",
+    )
+    _policy_arguments(v)
+    v.add_argument("--json", action="store_true", help='print {"decision", "reason", "detail", "chain", ...}')
     v.set_defaults(func=cmd_verify)
 
     i = sub.add_parser("invoke", help="run the real Lambda handler on an event, as sam local invoke would")
@@ -94,11 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_check_config)
 
     g = sub.add_parser("doctor", help="explain a decision stage by stage (why was this request refused?)")
-    g.add_argument("input", metavar="EVENT.json|CERT.pem", help="an authorizer event, or a client certificate")
+    g.add_argument(
+        "input", metavar="EVENT.json|CERT.pem", nargs="?", help="an authorizer event, or a client certificate"
+    )
+    g.add_argument("--truststore", metavar="BUNDLE", help="lint this truststore bundle (and check CERT against it)")
+    g.add_argument("--key", metavar="KEY.pem", help="with --truststore: CERT's private key (same public key?)")
+    g.add_argument("--csr", metavar="CSR.pem", help="with --truststore: CERT's CSR (same public key?)")
+    g.add_argument("--json", action="store_true", help="with --truststore: one JSON report")
     g.add_argument("--config", metavar="URI", help="policy document (default: $AUTHORIZER_CONFIG or the embedded demo)")
     g.add_argument("--at", metavar="ISO8601", help="decision time (default: now)")
     g.add_argument("--method", default="GET", help="with a certificate: the request's method")
     g.add_argument("--path", default="/", help="with a certificate: the request's path")
+    _policy_arguments(g)
     g.set_defaults(func=cmd_doctor)
 
     from .serve import add_serve_arguments
@@ -125,17 +139,66 @@ def _read(path: str) -> bytes:
 
 
 def _certs_in(data: bytes) -> list[Any]:
+    """The certificates of a PEM or DER file; ``[]`` when none parses (any parse error:
+    cryptography raises more than ``ValueError`` on malformed content)."""
     from cryptography import x509
+
+    from .certificate import PARSE_ERRORS
 
     if b"-----BEGIN" in data:
         try:
             return list(x509.load_pem_x509_certificates(data))
-        except ValueError:
+        except PARSE_ERRORS:
             return []
     try:
         return [x509.load_der_x509_certificate(data)]
-    except ValueError:
+    except PARSE_ERRORS:
         return []
+
+
+def _policy_arguments(p: argparse.ArgumentParser) -> None:
+    """RFC 5280 §6.1.1's policy inputs (the policy document's ``validation.policies``)."""
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="OID",
+        help="an acceptable certificate policy (repeatable; default: any policy)",
+    )
+    p.add_argument("--require-explicit-policy", action="store_true", help="the path must carry an acceptable policy")
+    p.add_argument("--inhibit-policy-mapping", action="store_true", help="policy mappings are not honoured")
+    p.add_argument("--inhibit-any-policy", action="store_true", help="anyPolicy in a CA certificate is not honoured")
+
+
+def _policy_inputs(args: argparse.Namespace, default: Any) -> Any:
+    """The policy inputs: the command line's where it says any, else ``default``."""
+    from .validation import PolicyInputs
+
+    if not (args.policy or args.require_explicit_policy or args.inhibit_policy_mapping or args.inhibit_any_policy):
+        return default
+    base = default or PolicyInputs()
+    return PolicyInputs(
+        frozenset(args.policy) if args.policy else base.acceptable,
+        require_explicit=args.require_explicit_policy or base.require_explicit,
+        inhibit_mapping=args.inhibit_policy_mapping or base.inhibit_mapping,
+        inhibit_any=args.inhibit_any_policy or base.inhibit_any,
+    )
+
+
+def _trust_file(path: str) -> list[Any]:
+    """The certificates of a truststore file, each known to decode (a name that does not would
+    otherwise surface as a traceback from path building): a bad one is a usage error."""
+    from .certificate import PARSE_ERRORS, decode_fields
+
+    certs = _certs_in(_read(path))
+    if not certs:
+        raise UsageError(f"{path} holds no certificate")
+    for i, cert in enumerate(certs):
+        try:
+            decode_fields(cert)
+        except PARSE_ERRORS as exc:
+            raise UsageError(f"{path}: certificate {i + 1} does not parse: {str(exc)[:200]}") from None
+    return certs
 
 
 def _parse_time(text: str | None) -> dt.datetime:
@@ -149,25 +212,20 @@ def _parse_time(text: str | None) -> dt.datetime:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .certificate import ClientCertificate
+    from .certificate import checked_certificate
     from .reasons import AuthorizerError, Reason
-    from .validation import ChainValidator, EkuMode, TrustStore, is_self_signed
+    from .validation import MAX_CHAIN_LENGTH, ChainValidator, EkuMode, TrustStore, is_self_signed
 
     at = _parse_time(args.at)
     leaf_data = _read(args.leaf)
     anchors: list[Any] = []
     intermediates: list[Any] = []
     for f in args.trust_store:
-        certs = _certs_in(_read(f))
-        if not certs:
-            raise UsageError(f"{f} holds no certificate")
+        certs = _trust_file(f)
         for cert in certs:  # API Gateway's meaning: self-signed = anchor, others = intermediates
             (anchors if is_self_signed(cert) else intermediates).append(cert)
     for f in args.trust_anchor:
-        certs = _certs_in(_read(f))
-        if not certs:
-            raise UsageError(f"{f} holds no certificate")
-        anchors += certs
+        anchors += _trust_file(f)
 
     config = None
     if args.config:
@@ -181,19 +239,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError("the trust files hold no trust anchor (no self-signed certificate; use --trust-anchor)")
 
     eku = EkuMode(args.eku) if args.eku else (config.validation.eku if config else EkuMode.CLIENT_AUTH)
-    max_len = config.validation.max_chain_length if config else 4
+    max_len = args.max_chain_length or (config.validation.max_chain_length if config else MAX_CHAIN_LENGTH)
+    if not 1 <= max_len <= 16:
+        raise UsageError("--max-chain-length: expected 1 to 16")
     validator = ChainValidator(
-        TrustStore.from_certs(anchors, intermediates), eku=eku, max_chain_length=max_len, cache_size=0
+        TrustStore.from_certs(anchors, intermediates),
+        eku=eku,
+        max_chain_length=max_len,
+        policies=_policy_inputs(args, config.validation.policies if config else None),
+        cache_size=0,
     )
 
     checker = _revocation_checker(args, config)  # before any verdict: a bad --crl file is a usage error
     chain_names: list[str] = []
+    extra: dict[str, Any] = {}
     certs = _certs_in(leaf_data)
     try:
         if not certs:
             raise AuthorizerError(Reason.CERT_MALFORMED, f"{args.leaf} holds no certificate")
-        path = validator.validate(ClientCertificate(certs[0]), at, certs[1:])
+        sent = [checked_certificate(c, what=f"{args.leaf} certificate {i + 2}").cert for i, c in enumerate(certs[1:])]
+        path = validator.validate(checked_certificate(certs[0], what=args.leaf), at, sent)
         chain_names = path.describe()
+        extra["policies"] = list(path.policies)
         if checker is not None:
             outcome = checker.check(path.chain, at)
             on_unknown = "deny"
@@ -205,11 +272,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if config is not None:
             config.access.evaluate(path.leaf, path.issuer, None, None)
     except AuthorizerError as exc:
-        return _verdict(args, False, exc.reason.value, exc.detail, chain_names)
+        for attr in ("step", "cert"):
+            if getattr(exc, attr, ""):
+                extra[attr if attr == "step" else "certificate"] = getattr(exc, attr)
+        return _verdict(args, False, exc.reason.value, exc.detail, chain_names, extra)
     finally:
         if checker is not None:
             checker.close()
-    return _verdict(args, True, Reason.ALLOWED.value, "", chain_names)
+    return _verdict(args, True, Reason.ALLOWED.value, "", chain_names, extra)
 
 
 def _revocation_checker(args: argparse.Namespace, config: Any) -> Any:
@@ -230,7 +300,9 @@ def _revocation_checker(args: argparse.Namespace, config: Any) -> Any:
     return None
 
 
-def _verdict(args: argparse.Namespace, allowed: bool, reason: str, detail: str, chain: list[str]) -> int:
+def _verdict(
+    args: argparse.Namespace, allowed: bool, reason: str, detail: str, chain: list[str], extra: dict[str, Any]
+) -> int:
     if args.json:
         print(
             json.dumps(
@@ -239,6 +311,7 @@ def _verdict(args: argparse.Namespace, allowed: bool, reason: str, detail: str, 
                     "reason": reason,
                     "detail": detail,
                     "chain": chain,
+                    **extra,
                 }
             )
         )
@@ -246,6 +319,8 @@ def _verdict(args: argparse.Namespace, allowed: bool, reason: str, detail: str, 
         print(f"{'ACCEPTED' if allowed else 'REFUSED'}: {reason}" + (f" - {detail}" if detail else ""))
         for depth, name in enumerate(chain):
             print(f"  {depth}: {name}")
+        if extra.get("policies"):
+            print(f"  policies: {', '.join(extra['policies'])}")
     return EXIT_OK if allowed else EXIT_REFUSED
 
 
@@ -266,6 +341,7 @@ def _load_config(uri: str) -> Any:
 
 
 def _load_truststore(uri: str, version: str | None) -> Any:
+    from .certificate import PARSE_ERRORS
     from .reasons import AuthorizerError
     from .sources.blob import Fetchers
     from .validation import TrustStore
@@ -274,11 +350,14 @@ def _load_truststore(uri: str, version: str | None) -> Any:
         blob = Fetchers().fetch(uri, version=version)
         assert blob is not None
         return TrustStore.from_pem(blob.data, uri)
-    except (AuthorizerError, ValueError) as exc:
+    except AuthorizerError as exc:
         raise UsageError(str(exc)) from None
+    except PARSE_ERRORS as exc:
+        raise UsageError(f"{uri}: {str(exc)[:300] or type(exc).__name__}") from None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from .certificate import PARSE_ERRORS
     from .config import PolicyConfig
     from .reasons import AuthorizerError
     from .runtime import config_uri_from_env
@@ -301,11 +380,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         ts = TrustStore.from_pem(ts_blob.data, config.truststore.uri)
         problems = [f"truststore: {p}" for p in ts.problems(dt.datetime.now(dt.UTC))]
         ts_line = f"truststore: {len(ts.anchors)} anchor(s), {len(ts.intermediates)} intermediate(s)"
-    except (AuthorizerError, ValueError) as exc:
-        print(f"INVALID {uri}\n  truststore.uri: {getattr(exc, 'detail', exc)}")
+    except AuthorizerError as exc:
+        print(f"INVALID {uri}\n  truststore.uri: {exc.detail}")
         return EXIT_REFUSED
+    except PARSE_ERRORS as exc:
+        print(f"INVALID {uri}\n  truststore.uri: {str(exc)[:200] or type(exc).__name__}")
+        return EXIT_REFUSED
+    from .validation.hygiene import hygiene_notes
+
+    notes = [
+        f"note: {cert.subject.rfc4514_string()}: {note} (admitted; worth fixing at the CA)"
+        for cert in (*ts.anchors, *ts.intermediates)
+        for note in hygiene_notes(cert)
+    ]
     print(f"VALID {uri}")
-    for line in [*config.summary(), ts_line, *problems]:
+    for line in [*config.summary(), ts_line, *problems, *notes]:
         print(f"  {line}")
     return EXIT_OK
 
@@ -381,7 +470,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from .reasons import HINTS, AuthorizerError, Reason
     from .request import parse_event
     from .runtime import Runtime, config_uri_from_env
+    from .validation.hygiene import hygiene_notes
 
+    if args.truststore:
+        return _doctor_bundle(args)
+    if args.input is None:
+        raise UsageError("give EVENT.json or CERT.pem, or --truststore BUNDLE")
     data = _read(args.input)
     at = _parse_time(args.at)
     if data.lstrip().startswith(b"{"):
@@ -401,7 +495,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"{name:<12} {text}")
 
     def refuse(exc: AuthorizerError) -> int:
-        print(f"\nDENY {exc.reason.value}: {exc.detail}\nhint: {HINTS[exc.reason]}")
+        failed = getattr(exc, "step", "")
+        where = f"\nfailed at: step '{failed}' (RFC 5280 §6.1 or a product rule) on {exc.cert}" if failed else ""  # type: ignore[attr-defined]
+        print(f"\nDENY {exc.reason.value}: {exc.detail}{where}\nhint: {HINTS[exc.reason]}")
         return EXIT_REFUSED
 
     uri = args.config or config_uri_from_env()
@@ -419,10 +515,29 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         step("certificate", f"subject {leaf.subject}")
         step("", f"issuer {leaf.issuer}, serial {leaf.serial_hex}")
         step("", f"valid {leaf.not_before.isoformat()} .. {leaf.not_after.isoformat()}")
-        step("", f"key {type(cert.public_key()).__name__}, signature {cert.signature_algorithm_oid._name}")
+        step("", f"key {_key_name(cert)}, signature {cert.signature_algorithm_oid._name}")
         step("", f"SANs {', '.join(leaf.sans) or '(none)'}, sha256 {leaf.fingerprint_sha256}")
-        path = deps.validator.validate(leaf, at)
+        validator = deps.validator
+        policies = _policy_inputs(args, None)
+        if policies is not None:
+            from .validation import ChainValidator
+
+            validator = ChainValidator(
+                validator.truststore,
+                eku=validator.eku,
+                max_chain_length=validator.max_chain_length,
+                policies=policies,
+                cache_size=0,
+            )
+        step("", f"policies asked: {validator.policies.describe()}")
+        for note in hygiene_notes(cert):
+            step("", f"note: {note} (admitted; worth fixing at the CA)")
+        path = validator.validate(leaf, at)
         step("chain", " <- ".join(path.describe()))
+        step("", f"valid policies: {', '.join(path.policies) or '(none)'}")
+        for ca in path.chain[1:]:
+            for note in hygiene_notes(ca):
+                step("", f"note on {ca.subject.rfc4514_string()}: {note}")
         if deps.revocation is not None and deps.config.revocation is not None:
             outcome = deps.revocation.check(path.chain, at)
             step("revocation", outcome.status.name)
@@ -441,6 +556,37 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return refuse(exc)
     print(f"\nALLOW {Reason.ALLOWED.value}")
     return EXIT_OK
+
+
+def _doctor_bundle(args: argparse.Namespace) -> int:
+    """``doctor --truststore``: the logic is in :mod:`authorizer.bundle_doctor`."""
+    from .bundle_doctor import DoctorInputError, doctor
+
+    names = (args.input or "certificate", args.key or "key", args.csr or "csr")
+    try:
+        report = doctor(
+            _read(args.truststore), _parse_time(args.at), source=args.truststore,
+            cert=_read(args.input) if args.input else None, key=_read(args.key) if args.key else None,
+            csr=_read(args.csr) if args.csr else None, names=names,
+        )  # fmt: skip
+    except DoctorInputError as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
+    return EXIT_OK if report.ok else EXIT_REFUSED
+
+
+def _key_name(cert: Any) -> str:
+    """The public key's type, or why it cannot be read (the chain step then names the reason)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from .certificate import PARSE_ERRORS
+
+    try:
+        return type(cert.public_key()).__name__
+    except UnsupportedAlgorithm as exc:
+        return f"unsupported ({str(exc)[:120]})"
+    except PARSE_ERRORS as exc:
+        return f"unreadable ({str(exc)[:120] or type(exc).__name__})"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,9 +211,10 @@ def write_events(root: Path, pems: dict[str, str]) -> None:
     from .events import make_event
 
     events = root / "events"
-    if events.exists():
-        shutil.rmtree(events)
-    events.mkdir()
+    events.mkdir(exist_ok=True)
+    for old in events.glob("*.json"):
+        if old.name != "env.json":  # sam local invoke's --env-vars file is not a sample event
+            old.unlink()
     when = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.UTC)
     expected = {}
     for case in CASES:

@@ -27,24 +27,32 @@ def _openssl_date(value: dt.datetime) -> str:
     return value.strftime("%b %d %H:%M:%S %Y GMT").replace(" 0", "  ", 1)
 
 
+def _serial_colons(serial: int) -> str:
+    """openssl's ``1f:2e`` form; a (malformed) negative serial keeps its sign."""
+    magnitude = abs(serial)
+    text = ":".join(f"{b:02x}" for b in magnitude.to_bytes((magnitude.bit_length() + 7) // 8 or 1, "big"))
+    return f"-{text}" if serial < 0 else text
+
+
 def client_cert_block(pem: str) -> dict[str, Any]:
     """The ``clientCert`` object for a PEM (hint fields derived when the PEM parses)."""
+    from .certificate import PARSE_ERRORS
+
     block: dict[str, Any] = {"clientCertPem": pem}
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
-    except ValueError:
+        hints = {
+            "subjectDN": cert.subject.rfc4514_string(),
+            "issuerDN": cert.issuer.rfc4514_string(),
+            "serialNumber": _serial_colons(cert.serial_number),
+            "validity": {
+                "notBefore": _openssl_date(cert.not_valid_before_utc),
+                "notAfter": _openssl_date(cert.not_valid_after_utc),
+            },
+        }
+    except PARSE_ERRORS:  # a malformed certificate: the event carries the PEM alone
         return block
-    block.update(
-        subjectDN=cert.subject.rfc4514_string(),
-        issuerDN=cert.issuer.rfc4514_string(),
-        serialNumber=":".join(
-            f"{b:02x}" for b in cert.serial_number.to_bytes((cert.serial_number.bit_length() + 7) // 8 or 1, "big")
-        ),
-        validity={
-            "notBefore": _openssl_date(cert.not_valid_before_utc),
-            "notAfter": _openssl_date(cert.not_valid_after_utc),
-        },
-    )
+    block.update(hints)
     return block
 
 

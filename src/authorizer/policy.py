@@ -39,16 +39,19 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from .certificate import ClientCertificate
+from .certder import ECDSA_SIGNATURE_OIDS, CertificateDer, equivalent_fingerprints
+from .certificate import PARSE_ERRORS, ClientCertificate
 from .dn import DNKey, DNSyntaxError, attribute_values, fold, format_key, name_key, parse_dn
 from .reasons import AuthorizerError, ConfigError, Reason
 from .routes import VERBS, RouteRule
+from .wildcard import Wildcard
 
 __all__ = [
     "VERBS",
@@ -92,6 +95,15 @@ class CertFacts:
     dns: tuple[str, ...]
     uris: tuple[str, ...]
     emails: tuple[str, ...]
+    der: bytes = field(compare=False, repr=False)
+    ecdsa_signed: bool = field(compare=False, repr=False)
+
+    @cached_property
+    def fingerprints(self) -> frozenset[str]:
+        """``fingerprint`` and the SHA-256 of every other encoding of the same signed certificate
+        (an ECDSA signature's ``(r, n - s)`` twin): what ``cert_sha256`` rules compare against.
+        Computed on first use, so only when a rule has a ``cert_sha256``."""
+        return equivalent_fingerprints(CertificateDer(self.der), self.ecdsa_signed) | {self.fingerprint}
 
 
 _FACTS: dict[str, CertFacts] = {}
@@ -105,9 +117,9 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     facts = _FACTS.get(fp)
     if facts is None:
         try:
-            facts = _compute_facts(fp, cert.cert)
-        except ValueError as exc:  # cryptography parses names and extensions lazily
-            raise AuthorizerError(Reason.CERT_MALFORMED, f"names or SANs do not parse: {exc}") from None
+            facts = _compute_facts(fp, cert)
+        except PARSE_ERRORS as exc:  # cryptography parses names and extensions lazily
+            raise AuthorizerError(Reason.CERT_MALFORMED, f"names or SANs do not parse: {str(exc)[:200]}") from None
         with _FACTS_LOCK:
             if len(_FACTS) >= _FACTS_MAX:
                 _FACTS.clear()  # crude but bounded; a warm function rarely sees 4096 clients
@@ -115,7 +127,8 @@ def cert_facts(cert: ClientCertificate) -> CertFacts:
     return facts
 
 
-def _compute_facts(fp: str, cert: x509.Certificate) -> CertFacts:
+def _compute_facts(fp: str, leaf: ClientCertificate) -> CertFacts:
+    cert = leaf.cert
     subject = name_key(cert.subject)
     dns: list[str] = []
     uris: list[str] = []
@@ -137,6 +150,8 @@ def _compute_facts(fp: str, cert: x509.Certificate) -> CertFacts:
         dns=tuple(dns),
         uris=tuple(uris),
         emails=tuple(emails),
+        der=leaf.der,
+        ecdsa_signed=leaf.is_ecdsa_signed,
     )
 
 
@@ -168,16 +183,14 @@ class Pattern:
 
     text: str
     exact: str | None = None
-    regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: Matched in time linear in the value (never a backtracking regex: the value is the client's).
+    wildcard: Wildcard | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def compile(cls, text: str, separators: str) -> Pattern:
         if "*" not in text:
             return cls(text, exact=text)
-        one = f"[^{re.escape(separators)}]+" if separators else ".+"
-        parts = re.split(r"(\*\*|\*)", text)
-        body = "".join(".+" if p == "**" else one if p == "*" else re.escape(p) for p in parts)
-        return cls(text, regex=re.compile(body, re.DOTALL))
+        return cls(text, wildcard=Wildcard(text, separators))
 
     @property
     def prefix(self) -> str:
@@ -192,10 +205,10 @@ class Pattern:
     def fits(self, values: Iterable[str]) -> bool:
         if self.exact is not None:
             return self.exact in values
-        assert self.regex is not None
-        match = self.regex.fullmatch
+        assert self.wildcard is not None
+        match = self.wildcard.fullmatch
         for v in values:  # noqa: SIM110 - a loop is cheaper than any() and its generator here
-            if match(v) is not None:
+            if match(v):
                 return True
         return False
 
@@ -215,7 +228,7 @@ class Match:
 
     def fits(self, f: CertFacts) -> bool:
         return (
-            (self.cert_sha256 is None or self.cert_sha256 == f.fingerprint)
+            (self.cert_sha256 is None or self.cert_sha256 in f.fingerprints)
             and (self.issuer is None or self.issuer == f.issuer)
             and (self.serial is None or self.serial == f.serial)
             and (self.subject is None or self.subject == f.subject)
@@ -463,8 +476,12 @@ class _Index:
     def first(self, matches: Sequence[Match], f: CertFacts) -> int | None:
         """The lowest entry number whose match fits ``f``, or ``None``."""
         found: list[int] = []
+        if self.by_cert:
+            for fp in f.fingerprints:
+                hit = self.by_cert.get(fp)
+                if hit:
+                    found.extend(hit)
         for hit in (
-            self.by_cert.get(f.fingerprint),
             self.by_issuer_serial.get((f.issuer, f.serial)) if self.by_issuer_serial else None,
             self.by_subject.get(f.subject),
             self.by_issuer.get(f.issuer) if self.by_issuer else None,
@@ -535,9 +552,10 @@ class Pin:
     spki_sha256: bytes | None
     cert_sha256: str | None
 
-    def fits(self, spki: bytes, cert: str) -> bool:
+    def fits(self, spki: bytes, certs: frozenset[str]) -> bool:
+        """``certs``: the SHA-256 of every encoding of the issuer certificate (see CertFacts)."""
         return (self.spki_sha256 is None or self.spki_sha256 == spki) and (
-            self.cert_sha256 is None or self.cert_sha256 == cert
+            self.cert_sha256 is None or self.cert_sha256 in certs
         )
 
     def describe(self) -> str:
@@ -581,19 +599,24 @@ class Grant:
 #: objects request after request, and ``hash()`` of an ``x509.Certificate`` costs as much as the
 #: rest of the evaluation; the entry keeps a reference to its certificate, so an ``id`` can never
 #: be reused for another certificate while it is cached.
-_ISSUER_DIGESTS: dict[int, tuple[x509.Certificate, bytes, str]] = {}
+_ISSUER_DIGESTS: dict[int, tuple[x509.Certificate, bytes, str, frozenset[str]]] = {}
 
 
-def issuer_digests(issuer: x509.Certificate) -> tuple[bytes, str]:
-    """``(SHA-256 of the SPKI DER, hex SHA-256 of the certificate DER)``, cached per issuer."""
+def issuer_digests(issuer: x509.Certificate) -> tuple[bytes, str, frozenset[str]]:
+    """``(SHA-256 of the SPKI DER, hex SHA-256 of the certificate DER, the hex SHA-256 of every
+    encoding of the same signed certificate)``, cached per issuer."""
     hit = _ISSUER_DIGESTS.get(id(issuer))
     if hit is not None and hit[0] is issuer:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     spki = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    digests = (
-        hashlib.sha256(spki).digest(),
-        hashlib.sha256(issuer.public_bytes(serialization.Encoding.DER)).hexdigest(),
-    )
+    der = issuer.public_bytes(serialization.Encoding.DER)
+    cert_hex = hashlib.sha256(der).hexdigest()
+    try:
+        ecdsa = issuer.signature_algorithm_oid.dotted_string in ECDSA_SIGNATURE_OIDS
+        encodings = equivalent_fingerprints(CertificateDer(der), ecdsa) | {cert_hex}
+    except ValueError:  # a truststore certificate that is not strict DER: its own hash only
+        encodings = frozenset({cert_hex})
+    digests = (hashlib.sha256(spki).digest(), cert_hex, encodings)
     if len(_ISSUER_DIGESTS) >= 256:
         _ISSUER_DIGESTS.clear()
     _ISSUER_DIGESTS[id(issuer)] = (issuer, *digests)
@@ -687,8 +710,8 @@ class AccessPolicy:
         assert self.pins is not None
         if issuer is None:
             raise AuthorizerError(Reason.ISSUER_NOT_PINNED, "no issuer certificate to check against the pins")
-        spki, cert_hex = issuer_digests(issuer)
-        if not any(p.fits(spki, cert_hex) for p in self.pins):
+        spki, cert_hex, encodings = issuer_digests(issuer)
+        if not any(p.fits(spki, encodings) for p in self.pins):
             raise AuthorizerError(
                 Reason.ISSUER_NOT_PINNED,
                 f"issuer {issuer.subject.rfc4514_string()} (cert_sha256 {cert_hex}) is not pinned",

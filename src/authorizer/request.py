@@ -45,11 +45,18 @@ class ApiArn:
 
     @classmethod
     def parse(cls, arn: str) -> ApiArn | None:
+        """The parts of ``arn``, or ``None`` when it is not an execute-api ARN we can scope a
+        policy to. An IAM wildcard (``*`` or ``?``) in the partition, region, account, API id or
+        stage is refused: those parts are copied into Allow resources, and an Allow must never
+        hold a wildcard the policy document did not write. (API Gateway builds the ARN itself;
+        this only matters for a forged event, which then gets a Deny.)"""
         parts = arn.split(":", 5)
         if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
             return None
         segs = parts[5].split("/", 3)
         if len(segs) < 3 or not all(segs[:3]):
+            return None
+        if any("*" in p or "?" in p for p in (parts[1], parts[3], parts[4], segs[0], segs[1])):
             return None
         return cls(parts[1], parts[3], parts[4], segs[0], segs[1], segs[2], segs[3] if len(segs) > 3 else "")
 
@@ -170,6 +177,12 @@ def _arn(value: object, name: str) -> _Arn:
     parsed = ApiArn.parse(raw)
     if parsed is None:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"event field {name} is not an execute-api ARN: {raw[:200]!r}")
+    verb = parsed.verb
+    if verb != verb.upper() and not verb.startswith("$"):
+        # API Gateway writes HTTP methods in upper case, and the Allow names them so: an Allow
+        # for "get" would list "GET" resources that do not cover the ARN it answers. Refused
+        # instead of normalized, so the route check and the returned policy never disagree.
+        raise AuthorizerError(Reason.CERT_MALFORMED, f"event field {name}: the method {verb[:20]!r} is not upper case")
     return _Arn(raw, parsed)
 
 

@@ -55,6 +55,9 @@ class Decision:
             leaf = self.path.leaf
             ctx.update(leaf.summary())
             ctx["sans"] = ",".join(leaf.sans)
+            # The path's valid certificate policies (RFC 5280 §6.1.5(g)), for backends that
+            # grant by policy; empty when the path asserts none.
+            ctx["certificatePolicies"] = ",".join(self.path.policies)
         if self.client_name:
             ctx["clientName"] = self.client_name
         return ctx

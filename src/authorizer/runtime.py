@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Http2Response, PolicyConfig
+from .config import CacheSettings, Http2Response, PolicyConfig
 from .pipeline import Dependencies
 from .reasons import AuthorizerError, ConfigError
 from .sources.blob import BlobFetcher, CachedBlob, Fetchers, FileFetcher, S3Fetcher
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from .revocation.config import RevocationConfig
 
 CONFIG_ENV = "AUTHORIZER_CONFIG"
+#: The longest a decision waits for the document and truststore while there is no copy of one
+#: of them (cold start): there is nothing else to answer with, but a Deny must still be answered
+#: before Lambda's timeout (6 s in the template) turns it into API Gateway's 500.
+FIRST_LOAD_WAIT_S = 4.0
 #: The embedded default: the demo policy and truststore shipped inside the package.
 DEFAULT_CONFIG = str(Path(__file__).parent / "data" / "policy.json")
 
@@ -64,13 +68,20 @@ class Runtime:
         fetcher: BlobFetcher | None = None,
         clock: Callable[[], float] = time.monotonic,
         revocation_factory: Callable[[RevocationConfig], RevocationChecker] | None = None,
+        first_load_wait: float = FIRST_LOAD_WAIT_S,
     ) -> None:
         self.config_uri = config_uri
         self._fetcher = fetcher or Fetchers()
         self._clock = clock
         self._revocation_factory = revocation_factory
+        self._first_load_wait = first_load_wait
         self._config = CachedBlob(
-            config_uri, lambda data: PolicyConfig.from_json(data, config_uri), self._fetcher, clock=clock
+            config_uri,
+            lambda data: PolicyConfig.from_json(data, config_uri),
+            self._fetcher,
+            clock=clock,
+            deadline=CacheSettings().refresh_deadline_seconds,
+            first_deadline=first_load_wait,
         )
         self._truststore: CachedBlob[TrustStore] | None = None
         self._validator: ChainValidator | None = None
@@ -82,14 +93,22 @@ class Runtime:
         self._last_good: tuple[Dependencies, float] | None = None
 
     def load(self) -> Snapshot:
-        """Current dependencies; raises ``AuthorizerError`` (``CONFIG_*``) when none are usable."""
+        """Current dependencies; raises ``AuthorizerError`` (``CONFIG_*``) when none are usable.
+
+        The document and the truststore share one wait: ``cache.refresh_deadline_seconds`` when
+        both have a copy to fall back on, ``first_load_wait`` while one has none."""
+        started = time.monotonic()
         cfg = self._config.get()
         config = cfg.value
-        # The document's own cache settings govern how often it (and the truststore) is re-read.
-        self._config.ttl, self._config.max_stale = config.cache.ttl_seconds, config.cache.max_stale_seconds
+        # The document's own cache settings govern how often it (and the truststore) is re-read,
+        # from this first load on (CachedBlob computes its next check from them).
+        cache = config.cache
+        self._config.ttl, self._config.max_stale = cache.ttl_seconds, cache.max_stale_seconds
+        self._config.deadline = cache.refresh_deadline_seconds
         ts_blob = self._truststore_blob(config)
+        budget = cache.refresh_deadline_seconds if ts_blob.has_copy else self._first_load_wait
         try:
-            ts = ts_blob.get()
+            ts = ts_blob.get(wait=budget - (time.monotonic() - started))
         except AuthorizerError as exc:
             return self._previous_or_raise(config, exc)
         validator = self._validator_for(ts.value, config)
@@ -129,10 +148,13 @@ class Runtime:
                     max_stale=config.cache.max_stale_seconds,
                     version=ref.version,
                     clock=self._clock,
+                    deadline=config.cache.refresh_deadline_seconds,
+                    first_deadline=self._first_load_wait,
                 )
                 self._truststore = blob
         else:
             blob.ttl, blob.max_stale = config.cache.ttl_seconds, config.cache.max_stale_seconds
+            blob.deadline = config.cache.refresh_deadline_seconds
         return blob
 
     def _validator_for(self, truststore: TrustStore, config: PolicyConfig) -> ChainValidator:
@@ -143,8 +165,11 @@ class Runtime:
             or v.truststore.id != truststore.id
             or v.eku is not settings.eku
             or v.max_chain_length != settings.max_chain_length
+            or v.policies != settings.policies
         ):
-            v = ChainValidator(truststore, eku=settings.eku, max_chain_length=settings.max_chain_length)
+            v = ChainValidator(
+                truststore, eku=settings.eku, max_chain_length=settings.max_chain_length, policies=settings.policies
+            )
             self._validator = v
         return v
 

@@ -66,7 +66,7 @@ def test_verify_json(files, capsys) -> None:
     code, out, _ = run(capsys, "verify", files["leaf"], "--trust-store", files["truststore"], "--at", AT, "--json")
     doc = json.loads(out)
     assert code == 0
-    assert doc == {"decision": "allow", "reason": "ALLOWED", "detail": "", "chain": doc["chain"]}
+    assert doc == {"decision": "allow", "reason": "ALLOWED", "detail": "", "chain": doc["chain"], "policies": []}
     assert doc["chain"] == ["CN=cli-client", "CN=CLI Issuing,O=Test PKI", "CN=CLI Root,O=Test PKI"]
 
 

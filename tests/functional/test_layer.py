@@ -10,8 +10,8 @@ so only the first run downloads wheels.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -45,6 +45,37 @@ def elf_machine(path: Path) -> int:
     return machine
 
 
+@functools.cache
+def runtime_magic() -> bytes | None:
+    """The .pyc magic number of the runtime's Python (None: no such interpreter here)."""
+    python = build_layer.find_interpreter()
+    if python is None:
+        return None
+    out = subprocess.run(
+        [python, "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return bytes.fromhex(out.stdout)
+
+
+def check_bytecode(folder: Path) -> int:
+    """Every .pyc is for the runtime's Python and unchecked-hash (PEP 552 flags 0b01: loaded
+    without reading the source's mtime); with no such interpreter here, there are none."""
+    pycs = list(folder.rglob("*.pyc"))
+    magic = runtime_magic()
+    if magic is None:
+        assert not pycs, "no python3.13 here, yet the artifact holds bytecode"
+        return 0
+    tag = f".cpython-{build_layer.PYTHON_VERSION.replace('.', '')}.pyc"
+    for pyc in pycs:
+        assert pyc.name.endswith(tag), pyc
+        header = pyc.read_bytes()[:8]
+        assert header[:4] == magic and struct.unpack("<I", header[4:])[0] == 0b01, pyc
+    sources = [p for p in folder.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(pycs) >= len(sources) > 0  # every module precompiled
+    return len(pycs)
+
+
 def check_layer(python_dir: Path) -> None:
     """Assertions shared by the layer build and sam build's output."""
     rust = python_dir / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so"
@@ -56,6 +87,7 @@ def check_layer(python_dir: Path) -> None:
         assert elf_machine(so) == EM_AARCH64, f"{so.relative_to(python_dir)} is not aarch64"
         assert "x86_64" not in so.name
     assert (python_dir / "aws_lambda_powertools").is_dir()
+    check_bytecode(python_dir)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +138,14 @@ def test_current_build_is_reused(layer: Path) -> None:
     assert stamp.stat().st_mtime_ns == before
 
 
+def test_layer_stamp_records_the_bytecode(layer: Path) -> None:
+    stamp = build_layer.stamp_data(layer.parent)
+    if runtime_magic() is None:
+        assert stamp["bytecode"] is None
+    else:
+        assert stamp["bytecode"] == {"python": build_layer.PYTHON_VERSION, "files": check_bytecode(layer)}
+
+
 def test_stale_stamp_means_rebuild(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("jmespath==1.0.1\n")
@@ -125,27 +165,16 @@ def _sam() -> str | None:
     _sam() is None,
     reason="aws-sam-cli not installed: `make sam-install` puts it in .venv-sam (make test does this first)",
 )
-def test_sam_build_without_docker(layer: Path, tmp_path: Path) -> None:
-    """``sam build`` (no --use-container) produces the function and the aarch64 layer."""
-    from tests.functional.test_template import sam_env
+def test_sam_build_without_docker(layer: Path) -> None:
+    """``sam build`` (no --use-container) produces the function and the aarch64 layer. The build
+    is the session's one (test_sam_artifact runs the built handler from it)."""
+    from tests.functional.test_sam_artifact import sam_build
 
-    sam = _sam()
-    assert sam is not None
-    build_dir = tmp_path / "sam-build"
-    env = sam_env()
-    env.pop("DOCKER_HOST", None)
-    proc = subprocess.run(
-        [sam, "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(build_dir),
-         "--cache-dir", str(tmp_path / "sam-cache")],
-        capture_output=True, text=True, timeout=180, cwd=ROOT, env=env,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Build Succeeded" in proc.stdout + proc.stderr
+    build_dir = sam_build()
     function = build_dir / "AuthorizerFunction"
     assert (function / "authorizer" / "app.py").is_file()
-    assert not list(function.rglob("__pycache__"))
+    check_bytecode(function)  # precompiled for python3.13 (when present), never the host's .pyc
     assert not (function / "cryptography").exists()  # dependencies live in the layer only
     check_layer(build_dir / "DependenciesLayer" / "python")
     built = (build_dir / "template.yaml").read_text()
     assert "CodeUri: AuthorizerFunction" in built and "ContentUri: DependenciesLayer" in built
-    shutil.rmtree(build_dir, ignore_errors=True)

@@ -179,7 +179,7 @@ def test_403_gateway_response_carries_the_reason(template: dict[str, Any]) -> No
 
 
 def test_function_runtime_handler_and_limits(template: dict[str, Any]) -> None:
-    fn = one(template, "AWS::Serverless::Function")
+    fn = template["Resources"]["AuthorizerFunction"]["Properties"]
     globals_ = template["Globals"]["Function"]
     assert globals_["Architectures"] == ["arm64"]
     assert globals_["Runtime"] in ("python3.12", "python3.13")
@@ -203,7 +203,7 @@ def test_function_runtime_handler_and_limits(template: dict[str, Any]) -> None:
 
 def test_build_never_pip_installs_into_the_function(template: dict[str, Any]) -> None:
     """sam build's Python builder would need a local python3.13 (and Docker for cross builds)."""
-    fn = next(iter(resources(template, "AWS::Serverless::Function").values()))
+    fn = template["Resources"]["AuthorizerFunction"]
     assert fn["Metadata"]["BuildMethod"] == "makefile"
     assert not (ROOT / "src" / "requirements.txt").exists()
     layer = next(iter(resources(template, "AWS::Serverless::LayerVersion").values()))
@@ -213,7 +213,7 @@ def test_build_never_pip_installs_into_the_function(template: dict[str, Any]) ->
 
 
 def test_iam_is_least_privilege(template: dict[str, Any]) -> None:
-    fn = one(template, "AWS::Serverless::Function")
+    fn = template["Resources"]["AuthorizerFunction"]["Properties"]
     statements = [s for policy in fn["Policies"] for s in policy["Statement"]]
     assert statements
     targets = []
@@ -254,3 +254,244 @@ def test_samconfig_has_default_and_prod() -> None:
     assert (
         config["default"]["global"]["parameters"]["stack_name"] != config["prod"]["global"]["parameters"]["stack_name"]
     )
+
+
+# --------------------------------------------------------------------------- ApiType: REST | HTTP
+#
+# The template deploys exactly one API kind. ``deployed`` resolves the template's conditions for
+# given parameter values (the defaults otherwise), as CloudFormation would, and keeps the
+# resources that would be created; the linters run on a copy whose ApiType default is changed.
+
+API_TYPES = ("REST", "HTTP")
+HTTP_ROUTES = ["GET /pets", "GET /pets/{id}", "POST /pets"]
+
+
+def _value(template: dict[str, Any], expr: Any, params: dict[str, Any]) -> Any:
+    if isinstance(expr, dict) and len(expr) == 1:
+        (key, arg), = expr.items()  # fmt: skip
+        if key == "Ref":
+            return params.get(arg, expr)  # a resource's Ref stays as it is
+        if key == "Condition":
+            return _condition(template, arg, params)
+        if key == "Fn::Equals":
+            return str(_value(template, arg[0], params)) == str(_value(template, arg[1], params))
+        if key == "Fn::Not":
+            return not _value(template, arg[0], params)
+        if key == "Fn::And":
+            return all(_value(template, a, params) for a in arg)
+        if key == "Fn::Or":
+            return any(_value(template, a, params) for a in arg)
+        if key == "Fn::If":
+            return _value(template, arg[1] if _condition(template, arg[0], params) else arg[2], params)
+    return expr
+
+
+def _condition(template: dict[str, Any], name: str, params: dict[str, Any]) -> bool:
+    return bool(_value(template, template["Conditions"][name], params))
+
+
+def parameters(template: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    params = {name: spec.get("Default", f"<{name}>") for name, spec in template["Parameters"].items()}
+    params.update(overrides)
+    return params
+
+
+def deployed(template: dict[str, Any], **overrides: Any) -> dict[str, dict[str, Any]]:
+    """The resources CloudFormation would create for these parameter values."""
+    params = parameters(template, **overrides)
+    return {
+        name: res
+        for name, res in template["Resources"].items()
+        if "Condition" not in res or _condition(template, res["Condition"], params)
+    }
+
+
+def kinds(found: dict[str, dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res["Properties"] for name, res in found.items() if res["Type"] == kind}
+
+
+def only(found: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
+    matches = kinds(found, kind)
+    assert len(matches) == 1, f"expected one {kind}, found {list(matches)}"
+    return next(iter(matches.values()))
+
+
+def template_with_api_type(api_type: str, folder: Path) -> Path:
+    """A copy of template.yaml whose ApiType default is ``api_type`` (next to the original, so
+    CodeUri/ContentUri resolve the same way)."""
+    text = TEMPLATE.read_text()
+    old = "  ApiType:\n    Type: String\n    Default: REST\n"
+    assert old in text
+    out = folder / f"template-{api_type.lower()}.yaml"
+    out.write_text(text.replace(old, f"  ApiType:\n    Type: String\n    Default: {api_type}\n"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def variant_dir() -> Any:
+    folder = ROOT / f".template-variants-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_api_type_parameter(template: dict[str, Any]) -> None:
+    api_type = template["Parameters"]["ApiType"]
+    assert api_type["Default"] == "REST" and api_type["AllowedValues"] == ["REST", "HTTP"]
+    mode = template["Parameters"]["HttpApiAuthorizerResponse"]
+    assert mode["Default"] == "simple" and sorted(mode["AllowedValues"]) == ["iam", "simple"]
+    # The function answers payload 2.0 from the policy document's response.http2; the parameter
+    # must say the two have to agree.
+    assert "response" in mode["Description"] and "http2" in mode["Description"]
+
+
+@pytest.mark.parametrize("api_type", API_TYPES)
+def test_cfn_lint_passes_for_each_api_type(api_type: str, variant_dir: Path) -> None:
+    exe = Path(sys.executable).with_name("cfn-lint")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "cfnlint"]
+    path = template_with_api_type(api_type, variant_dir)
+    proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@needs_sam
+@pytest.mark.parametrize("api_type", API_TYPES)
+def test_sam_validate_lint_passes_for_each_api_type(api_type: str, variant_dir: Path) -> None:
+    assert SAM is not None
+    path = template_with_api_type(api_type, variant_dir)
+    proc = subprocess.run(
+        [SAM, "validate", "--lint", "--template", str(path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=sam_env(),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "is a valid SAM Template" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("api_type", API_TYPES)
+def test_exactly_one_api_kind_deploys(template: dict[str, Any], api_type: str) -> None:
+    found = deployed(template, ApiType=api_type)
+    rest = [n for n, r in found.items() if r["Type"].startswith(("AWS::ApiGateway::", "AWS::Serverless::Api"))]
+    http = [n for n, r in found.items() if r["Type"].startswith("AWS::ApiGatewayV2::")]
+    if api_type == "REST":
+        assert "MtlsApi" in rest and "MtlsDomain" in rest and not http
+        assert "PetsFunction" not in found and "HttpAuthorizerInvokePermission" not in found
+    else:
+        assert not [n for n in rest if n != "ApiGatewayAccount"], rest  # the opt-in account role only
+        assert {"MtlsHttpApi", "HttpApiAuthorizer", "HttpApiStage", "HttpMtlsDomain", "HttpApiMapping"} <= set(http)
+        assert "AuthorizerInvokePermission" not in found
+    # The same function and layer either way.
+    assert found["AuthorizerFunction"] is template["Resources"]["AuthorizerFunction"]
+    assert found["DependenciesLayer"] is template["Resources"]["DependenciesLayer"]
+    # Outputs naming a resource exist only with it.
+    params = parameters(template, ApiType=api_type)
+    for name, output in template["Outputs"].items():
+        if "Condition" in output and not _condition(template, output["Condition"], params):
+            continue
+        for ref in re.findall(
+            r'"(?:Ref|Fn::GetAtt)": (?:\["|")(\w+)', json.dumps(_value(template, output["Value"], params))
+        ):
+            assert ref in found or ref in template["Parameters"] or ref.startswith("AWS"), f"{name} -> {ref}"
+
+
+@pytest.mark.parametrize("api_type", API_TYPES)
+def test_mtls_on_and_default_endpoint_disabled(template: dict[str, Any], api_type: str) -> None:
+    found = deployed(template, ApiType=api_type)
+    if api_type == "REST":
+        assert only(found, "AWS::Serverless::Api")["DisableExecuteApiEndpoint"] is True
+        mtls = only(found, "AWS::ApiGateway::DomainName")["MutualTlsAuthentication"]
+    else:
+        assert only(found, "AWS::ApiGatewayV2::Api")["DisableExecuteApiEndpoint"] is True
+        assert only(found, "AWS::ApiGatewayV2::Api")["ProtocolType"] == "HTTP"
+        domain = only(found, "AWS::ApiGatewayV2::DomainName")
+        (config,) = domain["DomainNameConfigurations"]
+        assert config["EndpointType"] == "REGIONAL" and config["SecurityPolicy"] == "TLS_1_2"
+        assert config["CertificateArn"] == {"Ref": "CertificateArn"}
+        assert "OwnershipVerificationCertificateArn" in config
+        mtls = domain["MutualTlsAuthentication"]
+        mapping = only(found, "AWS::ApiGatewayV2::ApiMapping")
+        assert mapping["ApiId"] == {"Ref": "MtlsHttpApi"} and mapping["Stage"] == {"Ref": "HttpApiStage"}
+        assert "ApiMappingKey" not in mapping  # the API at the domain's root, like the REST one
+    assert mtls["TruststoreUri"] == {"Ref": "TruststoreUri"}
+    assert mtls["TruststoreVersion"]["Fn::If"][1] == {"Ref": "TruststoreVersion"}
+
+
+@pytest.mark.parametrize("response_mode", ["simple", "iam"])
+def test_http_authorizer_payload_2_uncached_and_responses_selectable(
+    template: dict[str, Any], response_mode: str
+) -> None:
+    found = deployed(template, ApiType="HTTP", HttpApiAuthorizerResponse=response_mode)
+    auth = only(found, "AWS::ApiGatewayV2::Authorizer")
+    assert auth["AuthorizerType"] == "REQUEST"
+    assert auth["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert auth["AuthorizerResultTtlInSeconds"] == 0  # caching off, whatever the parameters
+    assert "IdentitySource" not in auth
+    params = parameters(template, ApiType="HTTP", HttpApiAuthorizerResponse=response_mode)
+    assert _value(template, auth["EnableSimpleResponses"], params) is (response_mode == "simple")
+    # The same function: the URI names AuthorizerFunction, and apigateway may invoke it only
+    # as this API's authorizers.
+    assert "${AuthorizerFunction.Arn}" in auth["AuthorizerUri"]["Fn::Sub"]
+    permission = found["HttpAuthorizerInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["SourceArn"]["Fn::Sub"].endswith("${MtlsHttpApi}/authorizers/${HttpApiAuthorizer}")
+
+
+def test_http_routes_are_all_behind_the_authorizer(template: dict[str, Any]) -> None:
+    found = deployed(template, ApiType="HTTP")
+    routes = kinds(found, "AWS::ApiGatewayV2::Route")
+    assert sorted(r["RouteKey"] for r in routes.values()) == HTTP_ROUTES
+    for name, route in routes.items():
+        assert route["AuthorizationType"] == "CUSTOM", name
+        assert route["AuthorizerId"] == {"Ref": "HttpApiAuthorizer"}, name
+    assert "$default" not in json.dumps(routes)  # no catch-all route around the authorizer
+    # The REST API serves the same routes.
+    body = template["Resources"]["MtlsApi"]["Properties"]["DefinitionBody"]
+    rest_routes = sorted(f"{m.upper()} {p}" for p, methods in body["paths"].items() for m in methods)
+    assert rest_routes == HTTP_ROUTES
+
+
+def test_http_access_log_carries_certificate_fields_and_reason(template: dict[str, Any]) -> None:
+    stage = only(deployed(template, ApiType="HTTP"), "AWS::ApiGatewayV2::Stage")
+    settings = stage["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["AccessLogGroup", "Arn"]}
+    assert "clientCertPem" not in settings["Format"]
+    parsed = json.loads(settings["Format"])
+    for var in (
+        "$context.identity.clientCert.subjectDN",
+        "$context.identity.clientCert.issuerDN",
+        "$context.identity.clientCert.serialNumber",
+        "$context.identity.clientCert.validity.notBefore",
+        "$context.identity.clientCert.validity.notAfter",
+        "$context.authorizer.reason",
+        "$context.authorizer.error",
+        "$context.routeKey",
+        "$context.status",
+    ):
+        assert var in parsed.values(), var
+    # The same key names as the REST API's log, wherever both have the field.
+    shared = set(parsed) & set(ACCESS_LOG_FORMAT)
+    assert {k for k in shared if parsed[k] != ACCESS_LOG_FORMAT[k]} == set()
+    assert len(shared) >= 15
+
+
+@pytest.mark.parametrize("api_type", API_TYPES)
+def test_least_privilege_role_is_the_same_for_each_api_type(template: dict[str, Any], api_type: str) -> None:
+    found = deployed(template, ApiType=api_type)
+    assert (
+        found["AuthorizerFunction"]["Properties"]["Policies"]
+        == (template["Resources"]["AuthorizerFunction"]["Properties"]["Policies"])
+    )
+    roles = kinds(found, "AWS::IAM::Role")
+    assert set(roles) <= {"ApiGatewayLoggingRole"}  # only the opt-in account logging role
+    functions = kinds(found, "AWS::Serverless::Function")
+    if api_type == "HTTP":
+        # The sample backend gets SAM's basic execution role (logs only), nothing else.
+        pets = functions.pop("PetsFunction")
+        assert "Policies" not in pets and "Role" not in pets and "Layers" not in pets
+    assert list(functions) == ["AuthorizerFunction"]
+    # Lambda permissions: apigateway only, scoped to this stack's API.
+    for name, permission in kinds(found, "AWS::Lambda::Permission").items():
+        assert permission["Principal"] == "apigateway.amazonaws.com", name
+        assert (
+            "${MtlsApi}" in permission["SourceArn"]["Fn::Sub"] or "${MtlsHttpApi}" in permission["SourceArn"]["Fn::Sub"]
+        )

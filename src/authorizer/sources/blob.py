@@ -158,8 +158,9 @@ def _default_s3_client() -> S3Client:
     import boto3
     from botocore.config import Config
 
-    # Short timeouts and few retries: a policy refresh happens inside an authorizer call.
-    cfg = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+    # Short timeouts and one retry: a refresh happens inside an authorizer call. The caller's
+    # deadline (CachedBlob) is what bounds a decision; these bound the background fetch itself.
+    cfg = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"})
     return boto3.client("s3", config=cfg)
 
 
@@ -185,11 +186,46 @@ class Loaded(Generic[T]):
     error: AuthorizerError | None = None
 
 
+class _Attempt:
+    """One fetch, run in a daemon thread when the caller may only wait a bounded time.
+
+    A fetch that outlives the caller's deadline keeps running (botocore's own timeouts end it);
+    its outcome is used by the next refresh instead of starting another request.
+    """
+
+    def __init__(self, fetch: Callable[[], Blob | None], uri: str, background: bool) -> None:
+        self.blob: Blob | None = None
+        self.error: AuthorizerError | None = None
+        self.done = threading.Event()
+        self._fetch, self._uri = fetch, uri
+        if background:
+            threading.Thread(target=self._run, name=f"refresh {uri[:60]}", daemon=True).start()
+        else:
+            self._run()
+
+    def _run(self) -> None:
+        try:
+            self.blob = self._fetch()
+        except AuthorizerError as exc:
+            self.error = exc
+        except Exception as exc:  # a fetcher bug: a failed fetch like any other, never lost
+            self.error = SourceError(self._uri, f"fetch failed ({type(exc).__name__}: {str(exc)[:200]})")
+        finally:
+            self.done.set()
+
+
 class CachedBlob(Generic[T]):
     """One URI's parsed value: revalidated at most once per ``ttl``, last-known-good on failure.
 
     ``parse`` turns bytes into the value and raises :class:`AuthorizerError` (usually a
     ``ConfigError``) when the content is unusable; a bad update never replaces a good value.
+
+    ``ttl`` and ``max_stale`` may be changed at any time and apply at once: the next check is
+    computed from the last good load, not scheduled when it happened (a document's own
+    ``cache.ttl_seconds`` governs from its first load). With ``deadline`` set, a refresh waits
+    at most that many seconds for the source: past it the last good copy answers (or, with no
+    copy yet, the refresh fails), and the next attempt waits ``min(ttl, 5)`` seconds counted
+    from that failure.
     """
 
     def __init__(
@@ -202,45 +238,87 @@ class CachedBlob(Generic[T]):
         max_stale: float = 3600.0,
         version: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        deadline: float | None = None,
+        first_deadline: float | None = None,
     ) -> None:
         self.uri = uri
         self.version = version
         self.ttl = ttl
         self.max_stale = max_stale
+        self.deadline = deadline
+        #: The wait while there is no copy at all (a cold start pays for boto3's client and a
+        #: new connection, and there is nothing else to answer with); ``deadline`` if unset.
+        self.first_deadline = first_deadline
         self._parse = parse
         self._fetcher = fetcher
         self._clock = clock
         self._current: Loaded[T] | None = None
         self._last_error: AuthorizerError | None = None
         self._good_at = 0.0  # last successful load or revalidation
-        self._next_check = 0.0
+        self._retry_at: float | None = None  # set while the last attempt failed
+        self._forced = True  # the next get must check the source (first use, invalidate)
+        self._inflight: _Attempt | None = None
         self._lock = threading.Lock()
         self.fetches = 0  # requests made to the source, for tests and benchmarks
 
-    def get(self) -> Loaded[T]:
-        """The value to use now; raises the last error when there is no usable value."""
+    @property
+    def has_copy(self) -> bool:
+        return self._current is not None
+
+    def _due(self, now: float) -> bool:
+        if self._forced:
+            return True
+        if self._retry_at is not None:
+            # Never serve a stale copy past max_stale, even between retries.
+            stale_too_long = self._current is not None and now - self._good_at > self.max_stale
+            return now >= self._retry_at or stale_too_long
+        return now >= self._good_at + self.ttl
+
+    def get(self, wait: float | None = None) -> Loaded[T]:
+        """The value to use now; raises the last error when there is no usable value.
+
+        ``wait`` caps this call's wait for the source below ``deadline`` (a caller with two
+        blobs to refresh shares one budget between them)."""
         now = self._clock()
         current = self._current
-        if current is not None and now < self._next_check:
+        if current is not None and not self._due(now):
             return current
         with self._lock:
             now = self._clock()
-            if now < self._next_check:
+            if not self._due(now):
                 if self._current is not None:
                     return self._current
                 if self._last_error is not None:
                     # Never had a good value and the source just failed: do not make every
                     # request wait for the same timeout again before the retry interval.
                     raise self._last_error
-            return self._refresh(now)
+            return self._refresh(now, wait)
 
-    def _refresh(self, now: float) -> Loaded[T]:
+    def _refresh(self, now: float, wait: float | None) -> Loaded[T]:
         current = self._current
-        try:
+        attempt = self._inflight
+        if attempt is None:
             self.fetches += 1
-            blob = self._fetcher.fetch(
-                self.uri, etag=current.blob.etag if current is not None else None, version=self.version
+            etag = current.blob.etag if current is not None else None
+            attempt = _Attempt(
+                lambda: self._fetcher.fetch(self.uri, etag=etag, version=self.version),
+                self.uri,
+                background=self.deadline is not None or self.first_deadline is not None,
             )
+            self._inflight = attempt
+        limit = self.deadline
+        if current is None and self.first_deadline is not None:
+            limit = self.first_deadline
+        if wait is not None and limit is not None:
+            limit = max(0.0, min(wait, limit))
+        self._forced = False
+        try:
+            if not attempt.done.wait(limit):
+                raise SourceError(self.uri, f"no answer within {limit:g} s (the fetch goes on in the background)")
+            self._inflight = None
+            if attempt.error is not None:
+                raise attempt.error
+            blob = attempt.blob
             if blob is None:
                 if current is None:  # a fetcher may only say "not modified" when it was given an ETag
                     raise SourceError(self.uri, "source answered 'not modified' to an unconditional fetch")
@@ -248,20 +326,18 @@ class CachedBlob(Generic[T]):
             else:
                 fresh = Loaded(self._parse_safely(blob.data), blob)
         except AuthorizerError as exc:
-            retry_at = now + min(self.ttl, 5.0)  # retry soon, but not on every request
-            if current is not None and now - self._good_at <= self.max_stale:
+            failed_at = self._clock()  # the retry interval counts from the failure, not the start
+            self._retry_at = failed_at + min(self.ttl, 5.0)  # retry soon, but not on every request
+            if current is not None and failed_at - self._good_at <= self.max_stale:
                 self._current = Loaded(current.value, current.blob, stale=True, error=exc)
-                # Never serve the stale copy past max_stale, even between retries.
-                self._next_check = min(retry_at, self._good_at + self.max_stale)
                 return self._current
             self._current = None
             self._last_error = exc
-            self._next_check = retry_at
             raise
         self._current = fresh
         self._last_error = None
         self._good_at = now
-        self._next_check = now + self.ttl
+        self._retry_at = None
         return fresh
 
     def _parse_safely(self, data: bytes) -> T:
@@ -275,4 +351,4 @@ class CachedBlob(Generic[T]):
 
     def invalidate(self) -> None:
         """Force the next ``get`` to revalidate (the cached value stays as last-known-good)."""
-        self._next_check = 0.0
+        self._forced = True

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from ..dn import DNKey
@@ -42,6 +43,7 @@ class Pool:
     signatures: dict[tuple[int, int], bool]  # (id(child), id(parent)) -> verified, truststore pairs only
     cacheable: frozenset[int]  # id() of certificates whose signature results may be cached
     extras: dict[DNKey, list[CertFacts]] = field(default_factory=dict)
+    keys: dict[int, tuple[object, str]] = field(default_factory=dict)  # id(cert) -> (public key, kind)
 
     def issuers(self, facts: CertFacts, at: dt.datetime) -> list[CertFacts]:
         found = [*self.by_name.get(facts.issuer_key, ()), *self.extras.get(facts.issuer_key, ())]
@@ -61,9 +63,10 @@ class Pool:
         cacheable = key[0] in self.cacheable and key[1] in self.cacheable
         if cacheable and key in self.signatures:
             return self.signatures[key]
+        known = self.keys.get(key[1])
         try:
-            ok = signature_valid(child.cert, parent.cert.public_key())
-        except Exception:
+            ok = signature_valid(child.cert, *known) if known else signature_valid(child.cert, parent.cert.public_key())
+        except (ValueError, TypeError, UnsupportedAlgorithm):  # a key cryptography cannot load
             ok = False
         if cacheable:
             self.signatures[key] = ok
@@ -107,9 +110,12 @@ class Search:
 
 
 def _in_path(cand: CertFacts, path: Sequence[CertFacts]) -> bool:
-    for p in path:
+    """The candidate is already in the path, or repeats a CA's (subject, key). The leaf is not
+    compared by subject: a candidate with the leaf's name and key would make it self-signed,
+    which is refused before path building."""
+    for i, p in enumerate(path):
         if p.cert is cand.cert or p.cert == cand.cert:
             return True
-        if p.subject_key == cand.subject_key and _spki(p.cert) == _spki(cand.cert):
+        if i and p.subject_key == cand.subject_key and _spki(p.cert) == _spki(cand.cert):
             return True
     return False

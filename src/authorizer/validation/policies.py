@@ -34,6 +34,19 @@ class PolicyInputs:
     def any(self) -> bool:
         return ANY_POLICY in self.acceptable
 
+    def describe(self) -> str:
+        text = "any policy" if self.any else "one of " + ", ".join(sorted(self.acceptable))
+        flags = [
+            name
+            for name, on in (
+                ("explicit policy required", self.require_explicit),
+                ("policy mapping inhibited", self.inhibit_mapping),
+                ("anyPolicy inhibited", self.inhibit_any),
+            )
+            if on
+        ]
+        return "; ".join([text, *flags])
+
 
 @dataclass(frozen=True)
 class _Node:

@@ -56,7 +56,21 @@ def algorithm_problem(cert: x509.Certificate) -> str | None:
     return f"{type(key).__name__.removesuffix('PublicKey') or 'unknown'} key (RSA or ECDSA P-256/P-384 required)"
 
 
-def signature_valid(cert: x509.Certificate, key: object) -> bool:
+def key_kind(key: object) -> str:
+    """The verification family of a public key, computed once per issuer (isinstance() on
+    cryptography's key ABCs costs microseconds per call)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ec"
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return "ed"
+    if isinstance(key, dsa.DSAPublicKey):
+        return "dsa"
+    return "other"
+
+
+def signature_valid(cert: x509.Certificate, key: object, kind: str | None = None) -> bool:
     """Whether ``key`` verifies ``cert``'s signature over its TBS bytes.
 
     Not ``verify_directly_issued_by``: that one also compares the issuer and subject names
@@ -64,26 +78,26 @@ def signature_valid(cert: x509.Certificate, key: object) -> bool:
     RSA PKCS#1 v1.5 and PSS (the parameters come from the certificate), ECDSA, EdDSA and DSA
     (the last refused later by the algorithm rules, but verified honestly first).
     """
+    kind = kind or key_kind(key)
     try:
         params = cert.signature_algorithm_parameters
         algorithm = cert.signature_hash_algorithm
-        signature, tbs = cert.signature, cert.tbs_certificate_bytes
-        if isinstance(key, rsa.RSAPublicKey):
+        if kind == "rsa":
             if not isinstance(params, padding.PSS | padding.PKCS1v15) or algorithm is None:
                 return False
-            key.verify(signature, tbs, params, algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, params, algorithm)  # type: ignore[attr-defined]
+        elif kind == "ec":
             if not isinstance(params, ec.ECDSA):
                 return False
-            key.verify(signature, tbs, params)
-        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, params)  # type: ignore[attr-defined]
+        elif kind == "ed":
             if algorithm is not None:
                 return False
-            key.verify(signature, tbs)
-        elif isinstance(key, dsa.DSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes)  # type: ignore[attr-defined]
+        elif kind == "dsa":
             if algorithm is None:
                 return False
-            key.verify(signature, tbs, algorithm)
+            key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)  # type: ignore[attr-defined]
         else:
             return False
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):

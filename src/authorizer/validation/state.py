@@ -123,7 +123,7 @@ def _basic(state: WorkingState, facts: CertFacts, *, final: bool, budget: list[i
     """§6.1.3 (a)(4), (b)-(f): name chaining, name constraints, certificate policies."""
     if facts.issuer_key != state.subject_key:
         raise _fail("name chaining", facts, "names an issuer other than the certificate above it")
-    if final or not facts.self_issued:
+    if not state.constraints.empty and (final or not facts.self_issued):
         try:
             state.constraints.check(facts, name_of(facts.cert), budget)
         except NameConstraintError as exc:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..certificate import ClientCertificate, parse_pem_certificate
@@ -28,7 +29,7 @@ from .builder import Pool, Search
 from .facts import CertFacts, MalformedCertificate, facts_of
 from .names import MAX_COMPARISONS
 from .policies import PolicyInputs
-from .rules import MAX_CHAIN_LENGTH, EkuMode, algorithm_problem, name_of, outside_window, signature_valid
+from .rules import MAX_CHAIN_LENGTH, EkuMode, algorithm_problem, key_kind, name_of, outside_window, signature_valid
 from .state import PathValidationError, WorkingState, finish, process_ca, start
 from .truststore import TrustStore
 
@@ -38,6 +39,18 @@ _EKU_OID = {
     EkuMode.SERVER_AUTH: ExtendedKeyUsageOID.SERVER_AUTH.dotted_string,
 }
 _MEMO_SIZE = 1024
+
+
+@dataclass(eq=False)
+class _CaPart:
+    """A memoized CA part of a path: its chain and validity window, and the §6.1 state after
+    it or the error it raises for any leaf (filled once, then only read)."""
+
+    chain: tuple[x509.Certificate, ...]
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    state: WorkingState | None = None
+    error: AuthorizerError | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ class ChainValidator:
         self._cache: OrderedDict[bytes, VerifiedPath] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._memo: OrderedDict[tuple[int, ...], WorkingState | PathValidationError] = OrderedDict()
+        self._memo: OrderedDict[tuple[int, ...], _CaPart] = OrderedDict()
         self.memo_hits = 0  # CA states reused (tests, benchmarks)
         self._facts: dict[int, CertFacts] = {}
         self._unreadable: dict[int, str] = {}
@@ -106,7 +119,15 @@ class ChainValidator:
             self._names[id(cert)] = name_of(cert).strip("'")
             by_name.setdefault(facts.subject_key, []).append(facts)
         ids = frozenset(self._facts)
-        self._pool = Pool(by_name, frozenset(id(c) for c in truststore.anchors), {}, ids)
+        keys: dict[int, tuple[object, str]] = {}
+        for cert in certs:
+            if id(cert) in self._facts:
+                try:
+                    key = cert.public_key()
+                except (ValueError, UnsupportedAlgorithm):
+                    continue
+                keys[id(cert)] = (key, key_kind(key))
+        self._pool = Pool(by_name, frozenset(id(c) for c in truststore.anchors), {}, ids, keys=keys)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -137,14 +158,10 @@ class ChainValidator:
         problem = algorithm_problem(cert)
         if problem is not None:
             raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"client certificate {name_of(cert)}: {problem}")
-        if facts.self_issued and signature_valid(cert, cert.public_key()):
-            raise AuthorizerError(
-                Reason.SELF_SIGNED, f"{name_of(cert)} is self-signed; a client certificate must be CA-issued"
-            )
-        path = self._search(facts, at, extra_intermediates, client=True)
+        path = self._search(facts, at, extra_intermediates, client=True, holder=leaf)
         leaf.know_issuer_dn(self._names.get(id(path.chain[1])) or name_of(path.chain[1]).strip("'"))
         leaf.know_sans(facts.sans)
-        return VerifiedPath(leaf, path.chain, path.valid_from, path.valid_until, path.policies)
+        return path
 
     def validate_signer(
         self, cert: x509.Certificate, at: dt.datetime, extra_intermediates: Sequence[x509.Certificate] = ()
@@ -170,7 +187,13 @@ class ChainValidator:
     # -- path search --------------------------------------------------------------------------
 
     def _search(
-        self, leaf: CertFacts, at: dt.datetime, extra: Sequence[x509.Certificate], *, client: bool
+        self,
+        leaf: CertFacts,
+        at: dt.datetime,
+        extra: Sequence[x509.Certificate],
+        *,
+        client: bool,
+        holder: ClientCertificate | None = None,
     ) -> VerifiedPath:
         pool = self._pool
         if extra:
@@ -181,16 +204,26 @@ class ChainValidator:
                 except MalformedCertificate:
                     continue
                 extras.setdefault(f.subject_key, []).append(f)
-            pool = Pool(pool.by_name, pool.anchors, pool.signatures, pool.cacheable, extras)
+            pool = Pool(pool.by_name, pool.anchors, pool.signatures, pool.cacheable, extras, pool.keys)
         search = Search(pool, at, self.max_chain_length)
         errors: list[tuple[int, AuthorizerError]] = []
         for candidate in search.paths(leaf):
             try:
-                return self._judge(candidate, at, client=client)
+                policies, part = self._judge(candidate, at, client=client)
             except AuthorizerError as exc:
                 errors.append((len(candidate), exc))
+                continue
+            return VerifiedPath(
+                holder or ClientCertificate(leaf.cert),
+                (leaf.cert, *part.chain),
+                max(leaf.not_before, part.valid_from),
+                min(leaf.not_after, part.valid_until),
+                policies,
+            )
         if errors:
             raise min(errors, key=lambda e: e[0])[1]
+        if client and _self_signed(leaf):
+            raise _self_signed_error(leaf.cert)
         issuer = name_of_issuer(leaf.cert)
         if not search.named:
             raise AuthorizerError(Reason.ISSUER_NOT_FOUND, f"no certificate in the truststore is named '{issuer}'")
@@ -201,67 +234,72 @@ class ChainValidator:
             )
         raise AuthorizerError(Reason.ISSUER_NOT_FOUND, f"no path from '{issuer}' to a trust anchor of the truststore")
 
-    def _judge(self, path: list[CertFacts], at: dt.datetime, *, client: bool) -> VerifiedPath:
-        """Every rule on one complete candidate path (leaf first, anchor last)."""
-        cas = path[1:]
-        for ca in reversed(cas):
-            if id(ca.cert) in self._unreadable:
-                raise AuthorizerError(Reason.CHAIN_INVALID, f"certificate: {self._unreadable[id(ca.cert)]}")
-            if not ca.not_before <= at <= ca.not_after:
-                raise outside_window(ca.cert, at)
-            problem = self._problems[id(ca.cert)] if id(ca.cert) in self._problems else algorithm_problem(ca.cert)
-            if problem is not None:
-                raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"CA certificate {name_of(ca.cert)}: {problem}")
-        if len(path) > self.max_chain_length:
-            raise AuthorizerError(
-                Reason.CHAIN_TOO_LONG,
-                f"the path has {len(path)} certificates, more than the {self.max_chain_length} allowed",
-            )
-        state = self._ca_state(cas)
-        budget = [MAX_COMPARISONS]
-        policies = finish(state, path[0], self.policies, budget)
+    def _judge(self, path: list[CertFacts], at: dt.datetime, *, client: bool) -> tuple[tuple[str, ...], _CaPart]:
+        """Every rule on one complete candidate path (leaf first, anchor last); returns the
+        path's valid policies and its CA part."""
+        part = self._ca_part(path[1:])
+        if not part.valid_from <= at <= part.valid_until:
+            for ca in reversed(path[1:]):
+                if not ca.not_before <= at <= ca.not_after:
+                    raise outside_window(ca.cert, at)
+        if part.error is not None:
+            raise part.error.with_traceback(None)  # shared by every leaf below: no traceback growth
+        assert part.state is not None
+        policies = finish(part.state, path[0], self.policies, [MAX_COMPARISONS])
         if client:
             self._client_rules(path)
-        return VerifiedPath(
-            ClientCertificate(path[0].cert),
-            tuple(f.cert for f in path),
-            max(f.not_before for f in path),
-            min(f.not_after for f in path),
-            policies,
-        )
+        return policies, part
 
-    def _ca_state(self, cas: list[CertFacts]) -> WorkingState:
-        """The §6.1 state after the CA part (anchor last in ``cas``), memoized for truststore CAs."""
+    def _ca_part(self, cas: list[CertFacts]) -> _CaPart:
+        """Everything about a path's CA part (anchor last in ``cas``) that does not depend on the
+        leaf or the time, memoized when every CA is a truststore certificate."""
         key = tuple(id(c.cert) for c in cas)
         memo = self.memoize and all(k in self._facts for k in key)
         if memo:
             hit = self._memo.get(key)
             if hit is not None:
                 self.memo_hits += 1
-                if isinstance(hit, PathValidationError):
-                    raise hit
                 return hit
-        result: WorkingState | PathValidationError
+        part = _CaPart(
+            tuple(c.cert for c in cas),
+            max(c.not_before for c in cas),
+            min(c.not_after for c in cas),
+        )
         try:
-            state = start(cas[-1], self.policies, len(cas))
-            budget = [MAX_COMPARISONS]
-            for ca in reversed(cas[:-1]):
-                state = process_ca(state, ca, budget)
-            result = state
-        except PathValidationError as exc:
-            result = exc
+            part.state = self._process(cas)
+        except AuthorizerError as exc:
+            part.error = exc
         if memo:
             with self._lock:
-                self._memo[key] = result
+                self._memo[key] = part
                 if len(self._memo) > _MEMO_SIZE:
                     self._memo.popitem(last=False)
-        if isinstance(result, PathValidationError):
-            raise result
-        return result
+        return part
+
+    def _process(self, cas: list[CertFacts]) -> WorkingState:
+        """API Gateway's rules and RFC 5280 §6.1 from the anchor down to the last intermediate."""
+        for ca in reversed(cas):
+            problem = self._problems[id(ca.cert)] if id(ca.cert) in self._problems else algorithm_problem(ca.cert)
+            if problem is not None:
+                raise AuthorizerError(Reason.INSECURE_ALGORITHM, f"CA certificate {name_of(ca.cert)}: {problem}")
+        if len(cas) + 1 > self.max_chain_length:
+            raise AuthorizerError(
+                Reason.CHAIN_TOO_LONG,
+                f"the path has {len(cas) + 1} certificates, more than the {self.max_chain_length} allowed",
+            )
+        state = start(cas[-1], self.policies, len(cas))
+        budget = [MAX_COMPARISONS]
+        for ca in reversed(cas[:-1]):
+            state = process_ca(state, ca, budget)
+        return state
 
     def _client_rules(self, path: list[CertFacts]) -> None:
         """The product's rules on a client certificate and the CAs' EKU (OpenSSL's EKU chaining)."""
         leaf = path[0]
+        key = self._pool.keys.get(id(path[1].cert))
+        if (key is None or leaf.cert.public_key() == key[0]) and _self_signed(leaf):
+            # The leaf verified under its issuer's key: it is self-signed only if that is its own.
+            raise _self_signed_error(leaf.cert)
         if leaf.ca:
             raise PathValidationError(
                 "basic constraints", name_of(leaf.cert), f"{name_of(leaf.cert)} is a CA certificate, not a client"
@@ -280,6 +318,16 @@ class ChainValidator:
                     name_of(ca.cert),
                     f"CA {name_of(ca.cert)} restricts its EKU and does not allow {self.eku.value}",
                 )
+
+
+def _self_signed(facts: CertFacts) -> bool:
+    return facts.self_issued and signature_valid(facts.cert, facts.cert.public_key())
+
+
+def _self_signed_error(cert: x509.Certificate) -> AuthorizerError:
+    return AuthorizerError(
+        Reason.SELF_SIGNED, f"{name_of(cert)} is self-signed; a client certificate must be CA-issued"
+    )
 
 
 def _leaf_facts(cert: x509.Certificate) -> CertFacts:
