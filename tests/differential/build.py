@@ -45,6 +45,12 @@ class BuiltPki:
     anchor: x509.Certificate
     intermediates: tuple[x509.Certificate, ...]  # top-down, self-issued ones included
     leaf: x509.Certificate
+    issuer_name: x509.Name
+    issuer_key: PrivateKey
+
+    def another_leaf(self, spec: LeafSpec, serial: int = 0x4001) -> x509.Certificate:
+        """A second client of the same issuing CA (the very same CA certificates)."""
+        return _leaf(spec, self.issuer_name, self.issuer_key, serial)
 
     def write(self, folder: Path) -> tuple[Path, Path, Path]:
         """root.pem, untrusted.pem (possibly empty), leaf.pem."""
@@ -191,7 +197,7 @@ _LEAF_EKU = {
 }
 
 
-def _leaf(leaf: LeafSpec, issuer_name: x509.Name, issuer_key: PrivateKey) -> x509.Certificate:
+def _leaf(leaf: LeafSpec, issuer_name: x509.Name, issuer_key: PrivateKey, serial: int = 0x4000) -> x509.Certificate:
     key = shared_key(leaf.key, 40)
     b = x509.CertificateBuilder().subject_name(_leaf_name(leaf)).issuer_name(issuer_name)
     if leaf.basic_constraints != "absent":
@@ -206,7 +212,7 @@ def _leaf(leaf: LeafSpec, issuer_name: x509.Name, issuer_key: PrivateKey) -> x50
         b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     if leaf.policies is not None:
         b = b.add_extension(_policies(leaf.policies), critical=False)
-    return _sign(b, key, issuer_key, 0x4000, leaf.validity, leaf.odd_extension)
+    return _sign(b, key, issuer_key, serial, leaf.validity, leaf.odd_extension)
 
 
 STRANGER = x509.Name.from_rfc4514_string("CN=Stranger Root,O=Elsewhere,C=US")
@@ -252,4 +258,4 @@ def build(spec: PkiSpec) -> BuiltPki:
             key = new_key
         issuer_name, issuer_key = name, key
     assert anchor is not None and issuer_name is not None and issuer_key is not None
-    return BuiltPki(anchor, tuple(chain), _leaf(spec.leaf, issuer_name, issuer_key))
+    return BuiltPki(anchor, tuple(chain), _leaf(spec.leaf, issuer_name, issuer_key), issuer_name, issuer_key)
