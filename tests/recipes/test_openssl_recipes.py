@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from tests.recipes.judge import allowed_by_both, recipe
+from tests.recipes.judge import allowed_by_both, assert_refused, openssl_verify, recipe
 from tests.recipes.openssl_tool import REQ_PREAMBLE, OpenSSL
 
 
@@ -285,3 +285,25 @@ def test_ad_cs_shaped_chain(tmp_path: Path, critical: bool) -> None:
     ssl.bundle("truststore.pem", "root.pem", "issuing.pem")
     r = recipe(ssl, "alice.pem", "truststore.pem", "root.pem", "issuing.pem")
     allowed_by_both(r, tmp_path, "-policy_check", "-policy", "2.5.29.32.0")
+
+
+def test_a_v1_intermediate_is_refused(tmp_path: Path) -> None:
+    """The same ``openssl x509 -req`` recipe one level deeper makes a v1 *intermediate*: a v1
+    certificate cannot say it is a CA (RFC 5280 §6.1.4(k)), and OpenSSL refuses it too."""
+    ssl = OpenSSL(tmp_path / "pki")
+    ssl.rsa_key("root.key")
+    ssl.self_signed("root.key", "root.pem", "/CN=V1 Test Root")
+    ssl.rsa_key("inter.key")
+    ssl.csr("inter.key", "inter.csr", "/CN=V1 Intermediate")
+    ssl("x509", "-req", "-in", "inter.csr", "-CA", "root.pem", "-CAkey", "root.key", "-set_serial", "02",
+        "-out", "inter.pem", "-days", "3650", "-sha256")  # fmt: skip
+    assert ssl.cert("inter.pem").version is x509.Version.v1
+    ssl.rsa_key("leaf.key")
+    ssl.csr("leaf.key", "leaf.csr", "/CN=client under v1")
+    ssl("x509", "-req", "-in", "leaf.csr", "-CA", "inter.pem", "-CAkey", "inter.key", "-set_serial", "03",
+        "-out", "leaf.pem", "-days", "3650", "-sha256")  # fmt: skip
+    ssl.bundle("truststore.pem", "root.pem", "inter.pem")
+    r = recipe(ssl, "leaf.pem", "truststore.pem", "root.pem", "inter.pem")
+    ok, text = openssl_verify(r)
+    assert not ok, f"premise: openssl refuses a v1 intermediate: {text}"
+    assert_refused(r, tmp_path, "CHAIN_INVALID", "basic constraints:")
