@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from authorizer.devpki import PrivateKey, shared_key
@@ -25,6 +26,7 @@ from tests.differential.spec import (
     NameConstraintsSpec,
     OddExtension,
     PkiSpec,
+    Signing,
     Validity,
 )
 
@@ -48,9 +50,11 @@ class BuiltPki:
     issuer_name: x509.Name
     issuer_key: PrivateKey
 
+    issuer_signing: Signing = "sha256"
+
     def another_leaf(self, spec: LeafSpec, serial: int = 0x4001) -> x509.Certificate:
         """A second client of the same issuing CA (the very same CA certificates)."""
-        return _leaf(spec, self.issuer_name, self.issuer_key, serial)
+        return _leaf(spec, self.issuer_name, self.issuer_key, self.issuer_signing, serial)
 
     def write(self, folder: Path) -> tuple[Path, Path, Path]:
         """root.pem, untrusted.pem (possibly empty), leaf.pem."""
@@ -153,6 +157,22 @@ def _ca_extensions(b: x509.CertificateBuilder, ca: CaSpec) -> x509.CertificateBu
 UNKNOWN_EXTENSION = x509.ObjectIdentifier("1.3.6.1.4.1.55555.99.1")
 
 
+_DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+def _signature(b: x509.CertificateBuilder, key: PrivateKey, signing: Signing) -> x509.Certificate:
+    digest = _DIGESTS.get(signing, hashes.SHA256)()
+    if signing.startswith("pss") and isinstance(key, rsa.RSAPrivateKey):
+        salt = padding.PSS.DIGEST_LENGTH if signing == "pss" else padding.PSS.MAX_LENGTH
+        pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=salt)
+        return b.sign(key, digest, rsa_padding=pss)
+    return b.sign(key, digest)  # type: ignore[arg-type]
+
+
 def _sign(
     b: x509.CertificateBuilder,
     subject_key: PrivateKey,
@@ -160,6 +180,7 @@ def _sign(
     serial: int,
     validity: Validity,
     odd: OddExtension | None = None,
+    signing: Signing = "sha256",
 ) -> x509.Certificate:
     start, end = WINDOWS[validity]
     b = (
@@ -177,7 +198,7 @@ def _sign(
     if odd in ("unknown", "unknown-critical"):
         unknown = x509.UnrecognizedExtension(UNKNOWN_EXTENSION, b"\x05\x00")  # NULL
         b = b.add_extension(unknown, critical=odd == "unknown-critical")
-    return b.sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    return _signature(b, issuer_key, signing)
 
 
 def _leaf_name(leaf: LeafSpec) -> x509.Name:
@@ -197,7 +218,9 @@ _LEAF_EKU = {
 }
 
 
-def _leaf(leaf: LeafSpec, issuer_name: x509.Name, issuer_key: PrivateKey, serial: int = 0x4000) -> x509.Certificate:
+def _leaf(
+    leaf: LeafSpec, issuer_name: x509.Name, issuer_key: PrivateKey, signing: Signing, serial: int = 0x4000
+) -> x509.Certificate:
     key = shared_key(leaf.key, 40)
     b = x509.CertificateBuilder().subject_name(_leaf_name(leaf)).issuer_name(issuer_name)
     if leaf.basic_constraints != "absent":
@@ -212,7 +235,7 @@ def _leaf(leaf: LeafSpec, issuer_name: x509.Name, issuer_key: PrivateKey, serial
         b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     if leaf.policies is not None:
         b = b.add_extension(_policies(leaf.policies), critical=False)
-    return _sign(b, key, issuer_key, serial, leaf.validity, leaf.odd_extension)
+    return _sign(b, key, issuer_key, serial, leaf.validity, leaf.odd_extension, signing)
 
 
 STRANGER = x509.Name.from_rfc4514_string("CN=Stranger Root,O=Elsewhere,C=US")
@@ -225,6 +248,7 @@ def _twin(
     key: PrivateKey,
     issuer_name: x509.Name | None,
     issuer_key: PrivateKey | None,
+    signing: Signing,
 ) -> x509.Certificate:
     assert issuer_name is not None and issuer_key is not None
     if ca.twin == "cross-signed":
@@ -232,8 +256,8 @@ def _twin(
         return _sign(b, key, shared_key("p256", 50), 0x3000 + index, ca.validity, ca.odd_extension)
     b = _ca_extensions(x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name), ca)
     if ca.twin == "expired":
-        return _sign(b, key, issuer_key, 0x3000 + index, "expired", ca.odd_extension)
-    return _sign(b, shared_key(ca.key, 30 + index), issuer_key, 0x3000 + index, ca.validity, ca.odd_extension)
+        return _sign(b, key, issuer_key, 0x3000 + index, "expired", ca.odd_extension, signing)
+    return _sign(b, shared_key(ca.key, 30 + index), issuer_key, 0x3000 + index, ca.validity, ca.odd_extension, signing)
 
 
 def build(spec: PkiSpec) -> BuiltPki:
@@ -241,21 +265,23 @@ def build(spec: PkiSpec) -> BuiltPki:
     chain: list[x509.Certificate] = []
     issuer_name: x509.Name | None = None
     issuer_key: PrivateKey | None = None
+    signing: Signing = spec.cas[0].signing  # how the issuer of the next certificate signs
     for index, ca in enumerate(spec.cas):
         name, key = _ca_name(index), shared_key(ca.key, index)
         b = _ca_extensions(x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name or name), ca)
-        cert = _sign(b, key, issuer_key or key, 0x1000 + index, ca.validity, ca.odd_extension)
+        cert = _sign(b, key, issuer_key or key, 0x1000 + index, ca.validity, ca.odd_extension, signing)
         if anchor is None:
             anchor = cert
         else:
             if ca.twin is not None:  # listed first, so a first-match path builder meets it first
-                chain.append(_twin(ca, index, name, key, issuer_name, issuer_key))
+                chain.append(_twin(ca, index, name, key, issuer_name, issuer_key, signing))
             chain.append(cert)
         if ca.rollover:  # NewWithOld: same name, new key, signed by the old key
             new_key = shared_key(ca.key, 20 + index)
             b = _ca_extensions(x509.CertificateBuilder().subject_name(name).issuer_name(name), ca)
-            chain.append(_sign(b, new_key, key, 0x2000 + index, ca.validity, ca.odd_extension))
+            chain.append(_sign(b, new_key, key, 0x2000 + index, ca.validity, ca.odd_extension, ca.signing))
             key = new_key
-        issuer_name, issuer_key = name, key
+        issuer_name, issuer_key, signing = name, key, ca.signing
     assert anchor is not None and issuer_name is not None and issuer_key is not None
-    return BuiltPki(anchor, tuple(chain), _leaf(spec.leaf, issuer_name, issuer_key), issuer_name, issuer_key)
+    leaf = _leaf(spec.leaf, issuer_name, issuer_key, signing)
+    return BuiltPki(anchor, tuple(chain), leaf, issuer_name, issuer_key, signing)

@@ -21,6 +21,8 @@ NameKind = Literal["dns", "email", "uri", "ip", "dir"]
 #: unknown private extension, critical or not.
 OddExtension = Literal["critical-aki", "critical-ski", "unknown-critical", "unknown"]
 ODD_EXTENSIONS = ("critical-aki", "critical-ski", "unknown-critical", "unknown")
+#: (SHA-1 is out: cryptography 48+ no longer signs with it; PKITS has SHA-1 paths.)
+Signing = Literal["sha256", "sha384", "sha512", "pss", "pss-max-salt"]
 #: "starts-now"/"ends-now": notBefore/notAfter exactly at the validation time (RFC 5280 §4.1.2.5:
 #: the validity period includes both ends).
 Validity = Literal["ok", "expired", "not-yet", "starts-now", "ends-now"]
@@ -72,6 +74,9 @@ class CaSpec:
     #: cross-signed by a root the truststore does not hold: path building must go past it.
     twin: Literal["expired", "other-key", "cross-signed"] | None = None
     odd_extension: OddExtension | None = None
+    #: how this CA signs (itself when it is the root, and what it issues): the digest, or RSA-PSS
+    #: with a salt of the digest's length or of the largest length (ECDSA keys use the digest).
+    signing: Signing = "sha256"
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ def ca_specs(draw: st.DrawFn) -> CaSpec:
         validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet", "starts-now", "ends-now"])),
         twin=draw(_weighted(None, "expired", "other-key", "cross-signed")),
         odd_extension=draw(_weighted(None, *ODD_EXTENSIONS)),
+        signing=draw(_weighted("sha256", "sha384", "sha512", "pss", "pss-max-salt")),
     )
 
 
@@ -223,6 +229,8 @@ def features(spec: PkiSpec) -> set[str]:
             found.add(f"{ca.twin} twin of {where}")
         if ca.odd_extension is not None:
             found.add(f"{ca.odd_extension} extension on {where}")
+        if ca.signing != "sha256":
+            found.add(f"{ca.signing} signing by {where} ({'RSA' if ca.key == 'rsa2048' else 'ECDSA'})")
     found.update(f"leaf SAN {kind}" for kind, _ in spec.leaf.sans)
     if spec.leaf.email_attribute:
         found.add("leaf subject emailAddress")
