@@ -140,9 +140,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "openssl: the trust anchor's policy constraints are ignored",
         "OpenSSL's policy tree starts below the anchor (pcy_tree.c), so an anchor's policyConstraints "
-        "and inhibitAnyPolicy count for nothing; the product applies a trust anchor's own constraints, "
-        "as x509-limbo expects (its certificatePolicies, like OpenSSL, it does not: RFC 5280 §6.1 "
-        "starts the path below the anchor).",
+        "and inhibitAnyPolicy count for nothing; the product's contract (issue 8) applies a trust "
+        "anchor's own name and policy constraints (RFC 5937's option), stricter than OpenSSL here. "
+        "An anchor's certificatePolicies neither of us processes (RFC 5280 §6.1 starts the path "
+        "below the anchor).",
         "ours",
         lambda s: _root_policy_constraints(s.cas[0]),
         lambda s: _cas(
