@@ -151,7 +151,7 @@ def ca_specs(draw: st.DrawFn) -> CaSpec:
         inhibit_any=draw(_weighted(None, 0, 1)),
         policy_critical=draw(st.booleans()),
         rollover=draw(_weighted(False, True)),
-        validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet", "starts-now", "ends-now"])),
+        validity=draw(_weighted("ok", "expired", "not-yet", "starts-now", "ends-now")),
         twin=draw(_weighted(None, "expired", "other-key", "cross-signed")),
         odd_extension=draw(_weighted(None, *ODD_EXTENSIONS)),
         signing=draw(_weighted("sha256", "sha384", "sha512", "pss", "pss-max-salt")),
@@ -174,7 +174,7 @@ def leaf_specs(draw: st.DrawFn) -> LeafSpec:
         key_usage=draw(_weighted("ok", "absent", "wrong")),
         eku=draw(_weighted("clientAuth", None, "serverAuth", "any", "both")),
         policies=draw(st.one_of(st.none(), policy_sets)),
-        validity=draw(st.sampled_from(["ok"] * 12 + ["expired", "not-yet", "starts-now", "ends-now"])),
+        validity=draw(_weighted("ok", "expired", "not-yet", "starts-now", "ends-now")),
         odd_extension=draw(_weighted(None, *ODD_EXTENSIONS)),
     )
 

@@ -73,7 +73,7 @@ def test_our_verdict_matches_openssl_verify_or_a_named_rule(spec: PkiSpec) -> No
         for feature in features(spec):
             COVERAGE[f"{feature}: {'accepted' if mine.accepted else 'refused'}"] += 1
         if mine.accepted == theirs.accepted:
-            TALLY["agree: both accept" if mine.accepted else "agree: both refuse"] += 1
+            TALLY["agree: both accept" if mine.accepted else f"agree: both refuse ({mine.reason})"] += 1
             return
 
         def agree(variant: PkiSpec) -> bool:
