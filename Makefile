@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed
 
 # Deploy-side targets (layer, cfn-lint, sam validate/build) and aws-sam-cli in its own venv.
 include make/sam.mk
+# NIST PKITS fixtures for the test suite (fetched before pytest).
+include make/pkits.mk
 # `make differential`: the long differential run of generated PKIs (tests/differential).
 include make/differential.mk
 
@@ -35,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) pkits
 	$(BIN)/pytest
 
 ## Benchmarks print their figures (they are not tests: nothing here can flake a build).

@@ -250,7 +250,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         cache_size=0,
     )
 
-    checker = _revocation_checker(args, config)  # before any verdict: a bad --crl file is a usage error
+    checker = _revocation_checker(args, config, validator)  # before any verdict: a bad --crl file is a usage error
     chain_names: list[str] = []
     extra: dict[str, Any] = {}
     certs = _certs_in(leaf_data)
@@ -270,7 +270,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if err is not None:
                 raise err
         if config is not None:
-            config.access.evaluate(path.leaf, path.issuer, None, None)
+            config.access.evaluate(path.leaf, path.issuer, None, None, path.policies)
     except AuthorizerError as exc:
         for attr in ("step", "cert"):
             if getattr(exc, attr, ""):
@@ -282,21 +282,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return _verdict(args, True, Reason.ALLOWED.value, "", chain_names, extra)
 
 
-def _revocation_checker(args: argparse.Namespace, config: Any) -> Any:
+def _revocation_checker(args: argparse.Namespace, config: Any, validator: Any) -> Any:
     """--crl: only those CRLs, every certificate below the anchor must be covered; --online: the
-    certificates' own CDP and AIA; otherwise the policy's revocation section, if any."""
+    certificates' own CDP and AIA; otherwise the policy's revocation section, if any. CRLs
+    signed by another certificate than the issuer are checked through validate_signer."""
     from .reasons import AuthorizerError
     from .revocation.checker import RevocationChecker
 
+    signers: dict[str, Any] = {
+        "signer_validator": lambda cert, pool, at: validator.validate_signer(cert, at, pool).chain,
+        "signer_pool": (*validator.truststore.anchors, *validator.truststore.intermediates),
+    }
     if args.crl:
         try:
-            return RevocationChecker.from_crl_files(args.crl)
+            return RevocationChecker.from_crl_files(args.crl, **signers)
         except AuthorizerError as exc:  # unreadable or not a CRL: a usage error (exit 2)
             raise UsageError(exc.detail) from None
     if args.online:
-        return RevocationChecker.online(config.revocation if config is not None else None)
+        return RevocationChecker.online(config.revocation if config is not None else None, **signers)
     if config is not None and config.revocation is not None:
-        return RevocationChecker(config.revocation)
+        return RevocationChecker(config.revocation, **signers)
     return None
 
 
@@ -409,6 +414,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.event} is not JSON: {exc}") from None
     response = invoke_handler(event, args.config)
     print(json.dumps(response, indent=2))
+    from .response import is_allow
+
     return EXIT_OK if is_allow(response) else EXIT_REFUSED
 
 
@@ -424,13 +431,6 @@ def invoke_handler(event: Any, config: str | None = None) -> dict[str, Any]:
     with contextlib.redirect_stdout(sys.stderr):
         response: dict[str, Any] = app.lambda_handler(event, _LambdaContext())
     return response
-
-
-def is_allow(response: dict[str, Any]) -> bool:
-    if "isAuthorized" in response:
-        return response["isAuthorized"] is True
-    statements = response.get("policyDocument", {}).get("Statement", [])
-    return bool(statements) and all(s.get("Effect") == "Allow" for s in statements)
 
 
 class _LambdaContext:
@@ -548,7 +548,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 raise error
         else:
             step("revocation", "not checked (no 'revocation' section)")
-        grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path)
+        grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path, path.policies)
         step(
             "access", f"principal {grant.principal_id}" + (f", client {grant.client_name}" if grant.client_name else "")
         )

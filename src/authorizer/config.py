@@ -14,13 +14,13 @@ import enum
 import json
 import math
 import posixpath
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .reasons import ConfigError
 from .validation import ANY_POLICY, MAX_CHAIN_LENGTH, EkuMode, PolicyInputs
+from .validation.policies import OID_PATTERN
 
 if TYPE_CHECKING:
     from .policy import AccessPolicy
@@ -286,9 +286,6 @@ def _validation(value: object) -> ValidationSettings:
     return ValidationSettings(mode, length, _policy_inputs(section.get("policies")))
 
 
-_OID = re.compile(r"[0-2](?:\.(?:0|[1-9][0-9]{0,17})){1,63}")
-
-
 def _policy_inputs(value: object) -> PolicyInputs:
     """``validation.policies``: RFC 5280 §6.1.1's user-initial-policy-set and three flags."""
     if value is None:
@@ -300,7 +297,7 @@ def _policy_inputs(value: object) -> PolicyInputs:
     if not isinstance(acceptable, list) or not acceptable or len(acceptable) > 256:
         raise ConfigError(f"{path}.acceptable", 'expected a list of 1 to 256 policy OIDs ("2.5.29.32.0" is anyPolicy)')
     for i, oid in enumerate(acceptable):
-        if not isinstance(oid, str) or not _OID.fullmatch(oid):
+        if not isinstance(oid, str) or not OID_PATTERN.fullmatch(oid):
             raise ConfigError(
                 f"{path}.acceptable[{i}]", f'expected a dotted OID such as "1.3.6.1.4.1.99.1", got {oid!r}'
             )

@@ -237,7 +237,7 @@ def run_demo(root: Path, *, regenerate: bool = False) -> int:
         print(f"creating the demo PKI, policy and events under {root.resolve()} ...")
         make_demo(root)
     from .app import handle, set_log_level
-    from .cli import is_allow
+    from .response import is_allow
     from .runtime import Runtime
 
     set_log_level("CRITICAL")  # the table is the output; `mtls-authorizer invoke` shows the log lines

@@ -47,7 +47,7 @@ def authorize(request: AuthRequest, deps: Dependencies, at: dt.datetime) -> Deci
                 raise error
             if outcome.status is RevocationStatus.UNKNOWN:
                 log["revocation_unknown_allowed"] = outcome.detail
-        grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path)
+        grant = deps.config.access.evaluate(path.leaf, path.issuer, request.verb, request.path, path.policies)
     except AuthorizerError as exc:
         return Decision.deny(exc.reason, exc.detail, path, **log)
     return Decision(

@@ -169,3 +169,11 @@ def _deny_policy(principal: str, resource: str, context: dict[str, str]) -> dict
         },
         "context": context,
     }
+
+
+def is_allow(response: dict[str, Any]) -> bool:
+    """Whether an authorizer answer (IAM policy or simple response) allows the request."""
+    if "isAuthorized" in response:
+        return response["isAuthorized"] is True
+    statements = response.get("policyDocument", {}).get("Statement", [])
+    return bool(statements) and all(s.get("Effect") == "Allow" for s in statements)

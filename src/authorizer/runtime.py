@@ -12,18 +12,22 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import CacheSettings, Http2Response, PolicyConfig
 from .pipeline import Dependencies
-from .reasons import AuthorizerError, ConfigError
+from .reasons import AuthorizerError, ConfigError, Reason
 from .sources.blob import BlobFetcher, CachedBlob, Fetchers, FileFetcher, S3Fetcher
 from .validation import ChainValidator, TrustStore
 
 if TYPE_CHECKING:
+    import datetime as dt
+
+    from cryptography import x509
+
     from .revocation.checker import RevocationChecker
     from .revocation.config import RevocationConfig
 
@@ -173,6 +177,20 @@ class Runtime:
             self._validator = v
         return v
 
+    def _validate_signer(
+        self, cert: x509.Certificate, pool: Sequence[x509.Certificate], at: dt.datetime
+    ) -> Sequence[x509.Certificate]:
+        """RFC 5280 6.3.3 (f) for the revocation checker: a CRL signer's path by the current
+        truststore's validator (the checker outlives truststore updates)."""
+        v = self._validator
+        if v is None:
+            raise AuthorizerError(Reason.ISSUER_NOT_FOUND, "no truststore loaded yet")
+        return v.validate_signer(cert, at, pool).chain
+
+    def _signer_pool(self) -> Sequence[x509.Certificate]:
+        v = self._validator
+        return () if v is None else (*v.truststore.anchors, *v.truststore.intermediates)
+
     def _crl_fetchers(self, revocation: RevocationConfig) -> Fetchers | None:
         """CRL fetchers with the revocation section's own size cap that share the policy
         loader's boto3 client (creating one costs a few hundred ms of cold start)."""
@@ -195,7 +213,12 @@ class Runtime:
         else:
             from .revocation.checker import RevocationChecker
 
-            checker = RevocationChecker(revocation, fetchers=self._crl_fetchers(revocation))
+            checker = RevocationChecker(
+                revocation,
+                fetchers=self._crl_fetchers(revocation),
+                signer_validator=self._validate_signer,
+                signer_pool=self._signer_pool,
+            )
         if current is not None:
             current[1].close()  # a changed revocation section: release the old checker's threads
         self._checker = (revocation, checker)

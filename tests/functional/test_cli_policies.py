@@ -88,3 +88,73 @@ def test_document_policies_errors_name_the_field(policies: object, field: str) -
     with pytest.raises(ConfigError) as info:
         PolicyConfig.from_json(_doc(policies), "mem.json")
     assert info.value.path == field
+
+
+def _policy_ca(root: CA, name: str, *oids: str) -> CA:
+    """An intermediate that asserts ``oids`` (devpki's intermediates assert none)."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+
+    from authorizer.devpki import new_key
+
+    key = new_key("p256")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)]))
+        .issuer_name(root.name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2040, 1, 1, tzinfo=dt.UTC))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_policies(*oids), critical=False)
+        .sign(root.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return CA(cert=cert, key=key, chain=(root.cert,))
+
+
+def test_a_client_entry_may_require_a_policy_and_the_context_carries_them(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from authorizer.app import handle
+    from authorizer.events import make_event
+    from authorizer.runtime import Runtime
+
+    root = CA.root("Policy Root 2")
+    ca = _policy_ca(root, "Policy CA", P1, P2)
+    (tmp_path / "ts.pem").write_bytes(ca.cert_pem + root.cert_pem)
+    doc = {
+        "version": 1,
+        "truststore": {"uri": "ts.pem"},
+        "clients": [
+            {"name": "high", "match": {"subject_cn": "*", "policy": P2}, "routes": ["GET /secret"]},
+            {"name": "low", "match": {"subject_cn": "*"}, "routes": ["GET /pets"]},
+        ],
+    }
+    (tmp_path / "policy.json").write_text(json.dumps(doc))
+    runtime = Runtime(str(tmp_path / "policy.json"))
+    at = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
+
+    def decide(leaf_oids: tuple[str, ...], path: str) -> tuple[str, dict[str, Any]]:
+        leaf = ca.issue("CN=c", extra_extensions=[(_policies(*leaf_oids), False)])
+        outcome = handle(make_event(leaf.cert_pem.decode(), path=path), runtime, at)
+        return outcome.decision.reason.value, outcome.response.get("context", {})
+
+    reason, ctx = decide((P2,), "/secret")
+    assert reason == "ALLOWED" and ctx["clientName"] == "high" and ctx["certificatePolicies"] == P2
+    reason, ctx = decide((P1,), "/secret")  # P1 only: the "low" entry, which may not call /secret
+    assert reason == "ROUTE_NOT_ALLOWED"
+    reason, ctx = decide((P1,), "/pets")
+    assert reason == "ALLOWED" and ctx["clientName"] == "low" and ctx["certificatePolicies"] == P1
+
+
+def test_match_policy_is_validated() -> None:
+    doc = {
+        "version": 1,
+        "truststore": {"uri": "t.pem"},
+        "clients": [{"name": "x", "match": {"policy": "nope"}, "routes": ["GET /x"]}],
+    }
+    with pytest.raises(ConfigError) as info:
+        PolicyConfig.from_json(json.dumps(doc).encode(), "mem.json")
+    assert info.value.path == "clients[0].match.policy"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from authorizer import app
-from authorizer.cli import is_allow
+from authorizer.response import is_allow
 from authorizer.runtime import DEFAULT_CONFIG, Runtime
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -86,12 +86,18 @@ class Endpoint:
     def __init__(self, ep: LocalEndpoint, lines: list[dict[str, str]]) -> None:
         self.ep, self.lines = ep, lines
 
-    def wait_lines(self, n: int, timeout: float = 5.0) -> list[dict[str, str]]:
-        """The access log is written after the response: wait (bounded) for it to land."""
+    def line_for(self, before: int, timeout: float = 5.0, **fields: str) -> dict[str, str]:
+        """The first access log line since ``before`` whose fields have these values. A line is
+        written after its response, so an earlier test's line may land after ``before`` was
+        read: pick the request's own line, never "the next one"."""
         deadline = time.monotonic() + timeout
-        while len(self.lines) < n and time.monotonic() < deadline:
+        while True:
+            for line in self.lines[before:]:
+                if all(line.get(k) == v for k, v in fields.items()):
+                    return line
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no access log line with {fields} in {self.lines[before:]}")
             time.sleep(0.01)
-        return self.lines
 
 
 def _endpoint(pki: Pki, api: str) -> Iterator[Endpoint]:
@@ -131,7 +137,7 @@ def test_curl_valid_client_gets_the_backend_and_a_complete_access_log_line(pki: 
     assert (rc, status) == (0, 200), body
     assert [p["type"] for p in json.loads(body)] == ["dog", "cat", "fish"]
 
-    line = rest.wait_lines(before + 1)[before]
+    line = rest.line_for(before, path="/pets", clientCertSubjectDN="CN=client1,O=Partner A", httpMethod="GET")
     assert set(line) == set(ACCESS_LOG_FORMAT)
     cert = pki.client1.cert
     assert line["status"] == "200"
@@ -160,7 +166,7 @@ def test_curl_client_trusted_by_tls_but_refused_by_the_authorizer_gets_403(pki: 
     answer = json.loads(body)
     assert answer["message"] == "Forbidden"
     assert answer["reason"] == "CLIENT_NOT_ALLOWED"
-    line = rest.wait_lines(before + 1)[before]
+    line = rest.line_for(before, clientCertSubjectDN="CN=client2,O=Partner B")
     assert line["status"] == "403"
     assert line["authorizerReason"] == "CLIENT_NOT_ALLOWED"
     assert line["errorType"] == "ACCESS_DENIED"
@@ -178,7 +184,7 @@ def test_curl_unknown_resource_is_refused_before_the_authorizer(pki: Pki, rest: 
     rc, status, body = curl(rest.ep, "/admin", pki.files(pki.client1, "client1"))
     assert (rc, status) == (0, 403)
     assert json.loads(body) == {"message": "Missing Authentication Token"}
-    assert rest.wait_lines(before + 1)[before]["authorizerReason"] == "-"
+    assert rest.line_for(before, path="/admin")["authorizerReason"] == "-"
 
 
 def test_curl_without_client_certificate_fails_the_handshake(rest: Endpoint) -> None:

@@ -40,14 +40,14 @@ def error_of(doc: Any) -> str:
         (
             {"deny": [{"match": {}}]},
             "deny[0].match: needs at least one of subject, subject_cn, san_dns, san_uri, san_email, issuer, "
-            "cert_sha256",
+            "cert_sha256, policy",
         ),
         ({"deny": [{"match": "CN=a"}]}, "deny[0].match: expected an object"),
         ({"deny": [{}]}, "deny[0].match: required"),
         (
             {"clients": [{**GOOD_CLIENT, "match": {"subjct": "CN=a", "cn": "x"}}]},
             'clients[0].match: unknown key(s) "subjct", "cn" (known: subject, subject_cn, san_dns, san_uri, '
-            "san_email, issuer, serial, cert_sha256)",
+            "san_email, issuer, serial, cert_sha256, policy)",
         ),
         (
             {"deny": [{"match": {"serial": "0x1f"}}]},

@@ -11,6 +11,7 @@ from cryptography.x509.oid import ExtensionOID
 
 from authorizer.devpki import make_crl, make_large_crl_der
 from authorizer.reasons import ConfigError, Reason
+from authorizer.revocation import crl_status
 from authorizer.revocation.checker import RevocationChecker
 from authorizer.revocation.crl import CrlIndex
 from authorizer.revocation.status import RevocationStatus
@@ -115,7 +116,6 @@ def test_every_certificate_must_be_covered(pki: tuple[CA, CA, x509.Certificate])
             ),
             "unknown critical",
         ),
-        (lambda r, i: current(i, extensions=[(idp(indirect_crl=True), True)]), "indirect"),
         (lambda r, i: current(i, extensions=[(idp(only_contains_ca_certs=True), True)]), "only covers CA"),
         (lambda r, i: current(i, extensions=[(idp(only_contains_attribute_certs=True), True)]), "attribute"),
     ],
@@ -127,7 +127,6 @@ def test_every_certificate_must_be_covered(pki: tuple[CA, CA, x509.Certificate])
         "wrong-name",
         "delta",
         "unknown-critical",
-        "indirect",
         "ca-only",
         "attribute-only",
     ],
@@ -269,7 +268,11 @@ def test_check_never_raises(pki: tuple[CA, CA, x509.Certificate], monkeypatch: p
     def boom(*a: object, **k: object) -> object:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(CrlIndex, "verdict", boom)
+    monkeypatch.setattr(crl_status, "_apply", boom)  # a bug applying any one CRL
+    out = chk.check(chain_of(pki), NOW)
+    assert out.status is RevocationStatus.UNKNOWN
+    assert "internal error" in out.certs[0].detail
+    monkeypatch.setattr(crl_status, "decide", boom)  # a bug in the whole decision
     out = chk.check(chain_of(pki), NOW)
     assert out.status is RevocationStatus.UNKNOWN
     assert "internal error" in out.certs[0].detail

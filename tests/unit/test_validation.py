@@ -274,7 +274,7 @@ def _constrained(
         (
             [x509.UniformResourceIdentifier("host.example.org")],
             x509.UniformResourceIdentifier("https://HOST.example.org:8443/x"),
-            x509.UniformResourceIdentifier("urn:uuid:1234"),
+            x509.UniformResourceIdentifier("https://other.example.org/x"),
         ),
         (
             [x509.IPAddress(ipaddress.ip_network("10.0.0.0/8"))],
@@ -320,6 +320,53 @@ def test_directory_name_constraint_applies_to_the_subject_and_its_email() -> Non
         [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "V"), x509.NameAttribute(NameOID.EMAIL_ADDRESS, "x@evil.test")]
     )
     assert step_of(decide([root], [inter], make(mail, inter, ca=False, key_cert_sign=False))) == "name constraints"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https:evil.com",  # WHATWG reads https://evil.com/
+        "https:/evil.com/",
+        "https:\\\\evil.com/",
+        "spiffe:evil.com/ns",
+        "urn:uuid:1234",
+        "https://evil.com@good.com/",  # userinfo: readers disagree on the host
+        "https://evil.com\\@good.com/",
+        "https://ev%69l.com/",
+    ],
+)
+def test_uris_readers_disagree_on_fail_closed_against_permitted_and_excluded(uri: str) -> None:
+    san = [(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), False)]
+    for permitted, excluded in (
+        ([x509.UniformResourceIdentifier("good.com")], None),
+        (None, [x509.UniformResourceIdentifier("evil.com")]),
+    ):
+        root, inter = _constrained(permitted, excluded)
+        assert step_of(decide([root], [inter], leaf_of(inter, exts=san))) == "name constraints", uri
+
+
+def test_an_email_san_without_a_mailbox_fails_closed() -> None:
+    root, inter = _constrained(None, [x509.RFC822Name("evil.com")])
+    san = [(x509.SubjectAlternativeName([x509.RFC822Name("evil.com")]), False)]
+    assert step_of(decide([root], [inter], leaf_of(inter, exts=san))) == "name constraints"
+
+
+def test_non_ascii_names_cannot_pass_a_constraint_of_their_form() -> None:
+    root, inter = _constrained(None, [x509.DNSName("evil.com")])
+    san = [
+        (x509.SubjectAlternativeName([x509.DNSName._init_without_validation("\uff45\uff56\uff49\uff4c.com")]), False)
+    ]
+    assert step_of(decide([root], [inter], leaf_of(inter, exts=san))) == "name constraints"
+
+
+def test_a_host_like_cn_is_a_dns_name_when_the_leaf_has_no_dns_san() -> None:
+    """OpenSSL's rule: a constrained CA cannot name a client by CN outside its domain."""
+    root, inter = _constrained([x509.DNSName("good.com")], None)
+    assert step_of(decide([root], [inter], leaf_of(inter, "api.partner.com"))) == "name constraints"
+    assert decide([root], [inter], leaf_of(inter, "api.good.com")) is None
+    assert decide([root], [inter], leaf_of(inter, "client one")) is None  # not host-like
+    dns = [(x509.SubjectAlternativeName([x509.DNSName("a.good.com")]), False)]
+    assert decide([root], [inter], leaf_of(inter, "api.partner.com", exts=dns)) is None  # SAN present: CN not a host
 
 
 def test_constraints_of_a_form_the_certificate_lacks_do_not_apply() -> None:
@@ -505,3 +552,63 @@ def test_validate_signer_accepts_a_ca_and_an_anchor() -> None:
     assert v.validate_signer(root.cert, NOW).chain == (root.cert,)
     with pytest.raises(AuthorizerError):
         v.validate_signer(make(name("Stranger"), None).cert, NOW)
+
+
+def _with_tbs_algorithm(cert: x509.Certificate, signer: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    """The same certificate re-signed with its TBS naming ecdsa-with-SHA384 while the outer field
+    (the one used) says ecdsa-with-SHA256: RFC 5280 §4.1.1.2 says they MUST be equal."""
+    from authorizer.revocation.der import encode_tlv
+
+    sha256, sha384 = bytes.fromhex("300a06082a8648ce3d040302"), bytes.fromhex("300a06082a8648ce3d040303")
+    tbs = cert.tbs_certificate_bytes.replace(sha256, sha384, 1)
+    signature = signer.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    return x509.load_der_x509_certificate(encode_tlv(0x30, tbs + sha256 + encode_tlv(0x03, b"\x00" + signature)))
+
+
+def test_a_signature_algorithm_differing_from_the_signed_one_is_malformed() -> None:
+    root = make(name("Root"), None)
+    inter = make(name("Inter"), root)
+    bad_leaf = Node(_with_tbs_algorithm(leaf_of(inter).cert, inter.key), inter.key)
+    err = decide([root], [inter], bad_leaf)
+    assert err is not None and err.reason is Reason.CERT_MALFORMED and "signatureAlgorithm" in err.detail
+    bad_inter = Node(_with_tbs_algorithm(inter.cert, root.key), inter.key)
+    err = decide([root], [bad_inter], leaf_of(inter))  # the broken CA is never a candidate
+    assert err is not None and err.reason is Reason.ISSUER_NOT_FOUND
+
+
+def test_a_same_named_truststore_certificate_whose_key_cannot_load_is_passed_over() -> None:
+    """A CA named like one on the path, with a key cryptography cannot load, must not turn the
+    loop check into an unexpected exception."""
+    from authorizer.validation.builder import _in_path
+    from authorizer.validation.facts import facts_of
+
+    root = make(name("Root"), None)
+    inter = make(name("Inter"), root)
+    junk = x509.load_pem_x509_certificate(_junk_key_ca(root))
+    path = [facts_of(leaf_of(inter).cert), facts_of(inter.cert)]
+    assert _in_path(facts_of(junk), path) is False  # compared with "Inter" by key: no exception
+    v = ChainValidator(TrustStore.from_certs([root.cert], [inter.cert, junk]))
+    assert v.validate(ClientCertificate(leaf_of(inter).cert), NOW).chain[1] is inter.cert
+
+
+def _junk_key_ca(root: Node) -> bytes:
+    """A CA named "Inter" whose EC key is on prime239v1 (parsed by OpenSSL, refused by cryptography)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "root.pem").write_bytes(root.cert.public_bytes(serialization.Encoding.PEM))
+        (d / "root.key").write_bytes(
+            root.key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        run = lambda *a: subprocess.run(a, cwd=d, check=True, capture_output=True)  # noqa: E731
+        run("openssl", "ecparam", "-name", "prime239v1", "-genkey", "-noout", "-out", "junk.key")
+        run("openssl", "req", "-new", "-key", "junk.key", "-subj", "/O=V/CN=Inter", "-out", "junk.csr")
+        (d / "ext").write_text("basicConstraints=critical,CA:TRUE\n")
+        run("openssl", "x509", "-req", "-in", "junk.csr", "-CA", "root.pem", "-CAkey", "root.key", "-set_serial", "7",
+            "-days", "30", "-sha256", "-extfile", "ext", "-out", "junk.pem")  # fmt: skip
+        return (d / "junk.pem").read_bytes()

@@ -51,7 +51,9 @@ class StatusCache(Generic[V]):
             return None
         if entry.refresh_by is not None and mono >= entry.refresh_by:
             return None
-        if not (entry.valid_from - self.skew <= at <= entry.valid_until + self.skew):
+        # Skew applied to ``at``, never to the stored dates: 9999-12-31T23:59:59Z is a valid
+        # nextUpdate and adding a skew to it would overflow.
+        if entry.valid_from > at + self.skew or at - self.skew > entry.valid_until:
             return None
         return entry.value
 

@@ -28,112 +28,28 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from ..reasons import AuthorizerError, ConfigError, Reason
 from .cache import Cached, CrlSourceCache, CrlUnavailable, Fetched, StatusCache
 from .config import CrlConfig, OcspConfig, RevocationConfig
 from .crl import CrlError, CrlIndex
+from .crl_status import CrlAnswer, SignerValidator
+from .outcome import CertStatus, RevocationOutcome
 from .status import RevocationStatus
+from .urls import cdp_urls, is_http, ocsp_urls, subject_of
 
 if TYPE_CHECKING:
     from ..sources.blob import Fetchers
     from ..sources.http import HttpClient
 
-__all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus"]
+__all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus", "cdp_urls", "ocsp_urls"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CertStatus:
-    subject: str
-    serial_hex: str
-    status: RevocationStatus
-    source: str  # "ocsp:<url>", "crl:<uri>", "cache", "none", "budget"
-    detail: str
-
-    def describe(self) -> str:
-        return f"{self.subject} (serial {self.serial_hex}): {self.status.value} from {self.source}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class RevocationOutcome:
-    status: RevocationStatus
-    certs: tuple[CertStatus, ...]
-
-    @classmethod
-    def of(cls, certs: Iterable[CertStatus]) -> RevocationOutcome:
-        items = tuple(certs)
-        states = {c.status for c in items}
-        if RevocationStatus.REVOKED in states:
-            status = RevocationStatus.REVOKED
-        elif RevocationStatus.UNKNOWN in states:
-            status = RevocationStatus.UNKNOWN
-        else:
-            status = RevocationStatus.GOOD
-        return cls(status, items)
-
-    @property
-    def detail(self) -> str:
-        """The certificates that decided the outcome, one clause each."""
-        return "; ".join(c.describe() for c in self.certs if c.status == self.status) or "nothing to check"
-
-    def error(self, on_unknown: str) -> AuthorizerError | None:
-        """The refusal this outcome means under ``on_unknown``, or None for an Allow."""
-        if self.status == RevocationStatus.REVOKED:
-            return AuthorizerError(Reason.REVOKED, self.detail)
-        if self.status == RevocationStatus.UNKNOWN and on_unknown != "allow":
-            return AuthorizerError(Reason.REVOCATION_UNKNOWN, self.detail)
-        return None
-
-
-def _subject(cert: x509.Certificate) -> str:
-    try:
-        return cert.subject.rfc4514_string()
-    except ValueError:
-        return "(unprintable subject)"
-
-
-def _uris(names: Iterable[x509.GeneralName] | None) -> list[str]:
-    return [n.value for n in names or () if isinstance(n, x509.UniformResourceIdentifier)]
-
-
-def _http(url: str) -> bool:
-    return url.lower().startswith(("http://", "https://"))
-
-
-def cdp_urls(cert: x509.Certificate) -> list[str]:
-    """http(s) CRL distribution points of ``cert`` (other schemes count as no source; points
-    with a cRLIssuer name an indirect CRL, which is not supported)."""
-    try:
-        cdps = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    except x509.ExtensionNotFound:
-        return []
-    urls: list[str] = []
-    for dp in cdps:
-        if dp.crl_issuer is None:
-            urls.extend(u for u in _uris(dp.full_name) if _http(u) and u not in urls)
-    return urls
-
-
-def ocsp_urls(cert: x509.Certificate) -> list[str]:
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except x509.ExtensionNotFound:
-        return []
-    return [
-        d.access_location.value
-        for d in aia
-        if d.access_method == AuthorityInformationAccessOID.OCSP
-        and isinstance(d.access_location, x509.UniformResourceIdentifier)
-        and _http(d.access_location.value)
-    ]
 
 
 class RevocationChecker:
@@ -149,8 +65,17 @@ class RevocationChecker:
         http: HttpClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         static_crls: Sequence[CrlIndex] = (),
+        signer_validator: SignerValidator | None = None,
+        signer_pool: Sequence[x509.Certificate] | Callable[[], Sequence[x509.Certificate]] = (),
     ) -> None:
         self.config = config
+        #: RFC 5280 6.3.3 (f): validates the path of a CRL signer that is not the certificate's
+        #: issuer (``ChainValidator.validate_signer``'s shape); without it such CRLs are unused.
+        self._signer_validator = signer_validator
+        #: Certificates that may sign CRLs or lie on a CRL signer's path (the truststore's): a
+        #: sequence, or a callable for a truststore that changes under a long-lived checker.
+        pool = signer_pool
+        self._signer_pool: Callable[[], Sequence[x509.Certificate]] = pool if callable(pool) else (lambda: tuple(pool))
         self._fetchers = fetchers
         self._http = http
         self.clock = clock
@@ -170,7 +95,13 @@ class RevocationChecker:
 
     @classmethod
     def from_crl_bytes(
-        cls, crls: Sequence[tuple[str, bytes]], *, scope: str = "chain", skew_seconds: int = 300
+        cls,
+        crls: Sequence[tuple[str, bytes]],
+        *,
+        scope: str = "chain",
+        skew_seconds: int = 300,
+        signer_validator: SignerValidator | None = None,
+        signer_pool: Sequence[x509.Certificate] = (),
     ) -> RevocationChecker:
         """A checker whose only sources are the given ``(name, PEM-or-DER bytes)`` CRLs, and
         which requires every certificate in scope to be covered by a valid one. Raises
@@ -190,7 +121,7 @@ class RevocationChecker:
             skew_seconds=skew_seconds,
             require_crl_coverage=True,
         )
-        return cls(config, static_crls=indexes)
+        return cls(config, static_crls=indexes, signer_validator=signer_validator, signer_pool=signer_pool)
 
     @classmethod
     def from_crl_files(cls, paths: Sequence[str], **kwargs: Any) -> RevocationChecker:
@@ -272,7 +203,7 @@ class RevocationChecker:
         if pending:
             deadline = mono + self.config.budget_ms / 1000.0
             pool = self._executor()
-            futures = {i: pool.submit(self._check_one, chain[i], chain[i + 1], at, deadline) for i in pending}
+            futures = {i: pool.submit(self._check_one, chain[i:], at, deadline) for i in pending}
             done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
             for i, future in futures.items():
                 if future in done:
@@ -281,7 +212,7 @@ class RevocationChecker:
                     future.cancel()
                     cert = chain[i]
                     results[i] = CertStatus(
-                        _subject(cert),
+                        subject_of(cert),
                         format(cert.serial_number, "x"),
                         RevocationStatus.UNKNOWN,
                         "budget",
@@ -292,19 +223,15 @@ class RevocationChecker:
             log.warning("revocation %s: %s", outcome.status.value, outcome.detail)
         return outcome
 
-    def _check_one(
-        self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float
-    ) -> CertStatus:
-        subject, serial = _subject(cert), format(cert.serial_number, "x")
+    def _check_one(self, chain: Sequence[x509.Certificate], at: dt.datetime, deadline: float) -> CertStatus:
+        """``chain[0]``'s status; ``chain`` is the rest of its verified path (issuer, ..., anchor)."""
+        cert, issuer = chain[0], chain[1]
+        subject, serial = subject_of(cert), format(cert.serial_number, "x")
         details: list[str] = []
         sources: list[str] = []
         try:
             for method in self.config.order:
-                found = (
-                    self._ocsp(cert, issuer, at, deadline)
-                    if method == "ocsp"
-                    else self._crl(cert, issuer, at, deadline)
-                )
+                found = self._ocsp(cert, issuer, at, deadline) if method == "ocsp" else self._crl(chain, at, deadline)
                 status, source, detail, window = found
                 if status != RevocationStatus.UNKNOWN:
                     result = CertStatus(subject, serial, status, source, detail)
@@ -369,7 +296,7 @@ class RevocationChecker:
             max_age=dt.timedelta(seconds=cfg.max_age_seconds),
         )
         if answer.status == RevocationStatus.UNKNOWN:
-            log.warning("OCSP %s for %s: %s", url, _subject(cert), answer.detail)
+            log.warning("OCSP %s for %s: %s", url, subject_of(cert), answer.detail)
             return answer.status, f"ocsp:{url}", answer.detail, None
         this_update, valid_until = answer.this_update, answer.valid_until
         assert this_update is not None and valid_until is not None
@@ -390,7 +317,7 @@ class RevocationChecker:
 
     def _fetch_crl(self, deadline: float) -> Callable[[str, str | None, str | None], Fetched]:
         def fetch(uri: str, etag: str | None, last_modified: str | None) -> Fetched:
-            if _http(uri):
+            if is_http(uri):
                 timeout = self._remaining(deadline, self.config.crl.timeout_ms)
                 if timeout <= 0:
                     raise AuthorizerError(Reason.REVOCATION_UNKNOWN, "no time left in the budget")
@@ -412,48 +339,60 @@ class RevocationChecker:
 
         return fetch
 
-    def _crl(self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float) -> _Found:
+    def _crl_indexes(
+        self, cert: x509.Certificate, at: dt.datetime, deadline: float, sources: Sequence[str] | None = None
+    ) -> tuple[list[CrlIndex], list[str]]:
+        """Every CRL the sources of ``cert`` hold now, and the sources that failed."""
+        fetch = self._fetch_crl(deadline)
+        indexes: list[CrlIndex] = []
+        problems: list[str] = []
+        for uri in self._crl_sources(cert) if sources is None else sources:
+            try:
+                indexes.append(self.crl_cache.get(uri, at, fetch))
+            except CrlUnavailable as exc:
+                problems.append(f"{uri}: {exc.detail}")
+        return indexes, problems
+
+    def _crl(self, chain: Sequence[x509.Certificate], at: dt.datetime, deadline: float) -> _Found:
+        """RFC 5280 6.3.3 over every CRL at hand for ``chain[0]`` (see :mod:`.crl_status`)."""
+        from .crl_status import CrlContext, decide
+
+        cert = chain[0]
         sources = self._crl_sources(cert)
         if not sources:
             return RevocationStatus.UNKNOWN, "none", "no CRL source", None
-        fetch = self._fetch_crl(deadline)
-        good: tuple[str, CrlIndex] | None = None
-        problems: list[str] = []
-        for uri in sources:
-            try:
-                index = self.crl_cache.get(uri, at, fetch)
-            except CrlUnavailable as exc:
-                problems.append(f"{uri}: {exc.detail}")
-                continue
-            verdict = index.verdict(cert, issuer, at, self.skew)
-            if not verdict.usable:
-                if verdict.detail != "CRL names another issuer" or uri not in self.config.crl.urls:
-                    problems.append(f"{uri}: {verdict.detail}")
-                continue
-            if verdict.revoked:
-                return RevocationStatus.REVOKED, f"crl:{uri}", verdict.detail, self._crl_window(index)
-            if verdict.complete:
-                good = good or (uri, index)
-            else:
-                problems.append(f"{uri}: {verdict.detail}")
-        if good is not None:
-            return RevocationStatus.GOOD, f"crl:{good[0]}", "not listed in a current CRL", self._crl_window(good[1])
-        if not problems:
-            problems.append("no CRL from this certificate's issuer")
-        return RevocationStatus.UNKNOWN, "crl", "; ".join(problems), None
+        indexes, problems = self._crl_indexes(cert, at, deadline, sources)
 
-    def _crl_window(self, index: CrlIndex) -> Callable[[CertStatus], Cached[CertStatus]]:
+        def crls_for(other: x509.Certificate) -> Sequence[CrlIndex]:
+            return self._crl_indexes(other, at, deadline)[0]
+
+        ctx = CrlContext(at, self.skew, self._signer_validator, tuple(self._signer_pool()), crls_for)
+        answer = decide(cert, chain, indexes, ctx)
+        if answer.status is RevocationStatus.UNKNOWN:
+            configured = {f"{u}: CRL names another issuer" for u in self.config.crl.urls}
+            shown = [p for p in [*problems, *answer.detail.split("; ")] if p and p not in configured]
+            return RevocationStatus.UNKNOWN, "crl", "; ".join(shown) or "no CRL from this certificate's issuer", None
+        return answer.status, f"crl:{answer.source}", answer.detail, self._crl_window(answer)
+
+    def _crl_window(self, answer: CrlAnswer) -> Callable[[CertStatus], Cached[CertStatus]] | None:
+        """The status cache entry of a CRL answer: valid while every CRL (and signer path) that
+        made it is, and, when refresh_seconds is set and a fetched source took part, no longer
+        than that."""
+        start, end = answer.valid_from, answer.valid_until
+        if start is None or end is None:
+            return None
         refresh = self.config.crl.refresh_seconds
-        refresh_by = None if refresh is None or index.source.startswith("static:") else self.clock() + refresh
-        assert index.next_update is not None
+        fetched = any(not uri.startswith("static:") for uri in self._static_or_urls())
+        refresh_by = None if refresh is None or not fetched else self.clock() + refresh
 
         def window(result: CertStatus) -> Cached[CertStatus]:
-            assert index.next_update is not None
-            return Cached(
-                replace(result, source=f"cache ({result.source})"), index.this_update, index.next_update, refresh_by
-            )
+            return Cached(replace(result, source=f"cache ({result.source})"), start, end, refresh_by)
 
         return window
+
+    def _static_or_urls(self) -> list[str]:
+        cfg = self.config.crl
+        return [*self._static, *cfg.urls, *(["cdp"] if cfg.use_distribution_points else [])]
 
 
 _Found = tuple[RevocationStatus, str, str, Callable[[CertStatus], Cached[CertStatus]] | None]

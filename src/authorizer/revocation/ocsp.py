@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .der import DerError, spki_public_key_bits
+from .der import spki_public_key_bits
 from .signature import is_pss, verify_signature
 from .status import RevocationStatus
 
@@ -143,11 +143,34 @@ def evaluate(
     """Judge a DER OCSPResponse for ``cert``; never raises."""
     try:
         return _evaluate(data, cert, issuer, nonce=nonce, at=at, skew=skew, max_age=max_age)
-    except (ValueError, TypeError, DerError, UnsupportedAlgorithm) as exc:
-        return unknown(f"malformed OCSP answer: {exc}")
+    except OcspError as exc:
+        return unknown(str(exc))
+
+
+class OcspError(ValueError):
+    """The bytes are not an OCSP answer this code can read. Every parser failure of
+    ``cryptography`` (``InvalidVersion``, ``DuplicateExtension``, ``ValueError``,
+    ``OverflowError`` ...) becomes this: it disqualifies the answer, never the whole check."""
 
 
 def _evaluate(
+    data: bytes,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    nonce: bytes | None,
+    at: dt.datetime,
+    skew: dt.timedelta,
+    max_age: dt.timedelta,
+) -> OcspAnswer:
+    try:
+        return _judge(data, cert, issuer, nonce=nonce, at=at, skew=skew, max_age=max_age)
+    except Exception as exc:  # parser failures of every type: see OcspError
+        text = str(exc)
+        raise OcspError(f"malformed OCSP answer: {type(exc).__name__}{': ' + text if text else ''}") from None
+
+
+def _judge(
     data: bytes,
     cert: x509.Certificate,
     issuer: x509.Certificate,
@@ -176,10 +199,12 @@ def _evaluate(
             return unknown("answer nonce does not match the request")
     this_update = single.this_update_utc
     next_update = single.next_update_utc
-    if this_update - skew > at:
+    # Skew goes on ``at``, never on the answer's dates: 9999-12-31T23:59:59Z is a valid date
+    # and adding to it overflows ``datetime``.
+    if this_update > at + skew:
         return unknown("answer thisUpdate is in the future")
     valid_until = next_update if next_update is not None else this_update + max_age
-    if at > valid_until + skew:
+    if at - skew > valid_until:
         return unknown(f"answer is stale (valid until {valid_until:%Y-%m-%dT%H:%M:%SZ})")
     status = single.certificate_status
     if status == ocsp.OCSPCertStatus.GOOD:

@@ -30,8 +30,15 @@ MAX_DEPTH = 16
 MAX_EDGES = 256
 
 
-def _spki(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+def _spki(cert: x509.Certificate) -> bytes | None:
+    """The SubjectPublicKeyInfo, or None for a key cryptography cannot load (no signature
+    verifies with such a key, so it never forms a link)."""
+    try:
+        return cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
 
 
 @dataclass
@@ -116,6 +123,8 @@ def _in_path(cand: CertFacts, path: Sequence[CertFacts]) -> bool:
     for i, p in enumerate(path):
         if p.cert is cand.cert or p.cert == cand.cert:
             return True
-        if i and p.subject_key == cand.subject_key and _spki(p.cert) == _spki(cand.cert):
-            return True
+        if i and p.subject_key == cand.subject_key:
+            key = _spki(cand.cert)
+            if key is not None and key == _spki(p.cert):
+                return True
     return False

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from ..certder import ECDSA_SIGNATURE_OIDS, CertDerError, CertificateDer
 from ..dn import DNKey, _attr_key, name_key
 
 #: Extensions this validator processes or may safely ignore; any other *critical* extension
@@ -137,8 +139,19 @@ def _same_name(subject: x509.Name, issuer: x509.Name, issuer_key: DNKey) -> bool
     return True
 
 
-def facts_of(cert: x509.Certificate) -> CertFacts:
-    """Read ``cert`` once; raises :class:`MalformedCertificate` when it cannot be read."""
+def facts_of(cert: x509.Certificate, *, check_encoding: bool = True) -> CertFacts:
+    """Read ``cert`` once; raises :class:`MalformedCertificate` when it cannot be read or is not
+    the one DER encoding of what its CA signed (``check_encoding=False`` when the caller, like
+    :func:`authorizer.certificate.checked_certificate`, has checked that already)."""
+    if check_encoding:
+        try:
+            problem = CertificateDer(cert.public_bytes(serialization.Encoding.DER)).problem(
+                cert.signature_algorithm_oid.dotted_string in ECDSA_SIGNATURE_OIDS
+            )
+        except CertDerError as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise MalformedCertificate(f"not DER: {problem}")
     try:
         return _read(cert)
     except MalformedCertificate:
@@ -149,6 +162,7 @@ def facts_of(cert: x509.Certificate) -> CertFacts:
 
 
 def _read(cert: x509.Certificate) -> CertFacts:
+    _ = cert.subject  # decoded here, inside facts_of's guard (lazy properties read it later)
     issuer_key = cached_name_key(cert.issuer)
     version = 1 if cert.version is x509.Version.v1 else 3
     exts = cert.extensions

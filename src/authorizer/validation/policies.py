@@ -10,10 +10,13 @@ once built, so a memoized CA state can be shared by every leaf below it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 ANY_POLICY = "2.5.29.32.0"
+#: A dotted OID as a policy document writes one (arcs without leading zeros, bounded length).
+OID_PATTERN = re.compile(r"[0-2](?:\.(?:0|[1-9][0-9]{0,17})){1,63}")
 MAX_NODES_PER_LEVEL = 256
 
 

@@ -125,7 +125,7 @@ def _basic(state: WorkingState, facts: CertFacts, *, final: bool, budget: list[i
         raise _fail("name chaining", facts, "names an issuer other than the certificate above it")
     if not state.constraints.empty and (final or not facts.self_issued):
         try:
-            state.constraints.check(facts, name_of(facts.cert), budget)
+            state.constraints.check(facts, name_of(facts.cert), budget, leaf=final)
         except NameConstraintError as exc:
             raise PathValidationError("name constraints", name_of(facts.cert), str(exc)) from None
     any_allowed = state.inhibit_any > 0 or (not final and facts.self_issued)

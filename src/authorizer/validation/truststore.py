@@ -48,7 +48,7 @@ class TrustStore:
     def from_pem(cls, data: bytes, source: str = "truststore") -> TrustStore:
         try:
             certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
             raise ValueError(f"{source}: no readable PEM certificate ({str(exc)[:120]})") from None
         return cls.from_bundle(certs)
 

@@ -152,7 +152,8 @@ class ChainValidator:
         """Validate a client certificate at ``at``; raises ``AuthorizerError`` with the most
         precise reason (``PathValidationError`` names the §6.1 step and the certificate)."""
         cert = leaf.cert
-        facts = _leaf_facts(cert)
+        # checked_certificate (every event's PEM) has checked the encoding already.
+        facts = _leaf_facts(cert, check_encoding=not leaf.__dict__.get("encoding_checked"))
         if not facts.not_before <= at <= facts.not_after:
             raise outside_window(cert, at)
         problem = algorithm_problem(cert)
@@ -330,9 +331,9 @@ def _self_signed_error(cert: x509.Certificate) -> AuthorizerError:
     )
 
 
-def _leaf_facts(cert: x509.Certificate) -> CertFacts:
+def _leaf_facts(cert: x509.Certificate, *, check_encoding: bool = True) -> CertFacts:
     try:
-        return facts_of(cert)
+        return facts_of(cert, check_encoding=check_encoding)
     except MalformedCertificate as exc:
         raise AuthorizerError(Reason.CERT_MALFORMED, str(exc)) from None
 
