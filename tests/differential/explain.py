@@ -46,14 +46,6 @@ def _plain(odd: str | None) -> str | None:
     return None if odd in ("critical-aki", "critical-ski") else odd
 
 
-def _dns_constrained(spec: PkiSpec) -> bool:
-    return any(
-        ca.name_constraints is not None
-        and any(k == "dns" for k, _ in (*ca.name_constraints.permitted, *ca.name_constraints.excluded))
-        for ca in spec.cas
-    )
-
-
 def _root_policy_constraints(ca: CaSpec) -> bool:
     return any(v is not None for v in (ca.require_explicit, ca.inhibit_mapping, ca.inhibit_any))
 
@@ -123,19 +115,6 @@ RULES: tuple[Rule, ...] = (
             _leaf(s, validity=_not_ending(s.leaf.validity)),
             lambda ca: dataclasses.replace(ca, validity=_not_ending(ca.validity)),
         ),
-    ),
-    Rule(
-        "openssl: a host-like subject CN is held to dNSName constraints",
-        "With no dNSName in the SAN, OpenSSL (since 1.1.0) checks a CN that looks like a host name "
-        "against dNSName constraints; RFC 5280 applies them to SAN dNSNames only.",
-        "openssl",
-        lambda s: (
-            s.leaf.common_name is not None
-            and "." in s.leaf.common_name
-            and not any(k == "dns" for k, _ in s.leaf.sans)
-            and _dns_constrained(s)
-        ),
-        lambda s: _leaf(s, common_name="client-7"),
     ),
     Rule(
         "openssl: the trust anchor's policy constraints are ignored",

@@ -16,7 +16,7 @@ from authorizer.validation import MAX_CHAIN_LENGTH
 from tests.differential.build import AT, build
 from tests.differential.explain import RULES, explain
 from tests.differential.oracles import openssl, ours
-from tests.differential.spec import CaSpec, LeafSpec, NameConstraintsSpec, PkiSpec
+from tests.differential.spec import CaSpec, LeafSpec, PkiSpec
 
 pytestmark = pytest.mark.differential
 
@@ -32,10 +32,6 @@ SMALLEST: dict[str, PkiSpec] = {
     ),
     "openssl: no backtracking past a dead-end untrusted issuer": PkiSpec(
         (CaSpec(), CaSpec(twin="cross-signed")), LeafSpec()
-    ),
-    "openssl: a host-like subject CN is held to dNSName constraints": PkiSpec(
-        (CaSpec(name_constraints=NameConstraintsSpec(permitted=(("dns", "example.com"),))),),
-        LeafSpec(common_name="api.other.test", sans=(("email", "alice@example.com"),)),
     ),
     "openssl: notAfter is exclusive": PkiSpec((CaSpec(),), LeafSpec(validity="ends-now")),
     "openssl: the trust anchor's policy constraints are ignored": PkiSpec(
