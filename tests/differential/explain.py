@@ -3,7 +3,13 @@
 A rule explains a disagreement only if (1) it applies to the generated PKI, (2) the disagreement
 goes its way (who refuses), (3) for product rules our reason code is the rule's, and (4) the
 *counterfactual* holds: the same PKI with just that feature neutralized is judged alike by both.
+When one PKI carries several such features (a 1024-bit client that is also a CA), the smallest
+set of rules whose features, neutralized together, make the judges agree is the explanation.
 Anything else is unexplained, and the test fails with a reproducer saved to disk.
+
+The rules are pinned by ``test_named_rules.py``: each on its smallest PKI must still produce its
+disagreement, so a rule that stops matching reality (a validator change, a new OpenSSL) fails
+there instead of silently excusing a bug.
 """
 
 from __future__ import annotations
