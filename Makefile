@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed
 
 # Deploy-side targets (layer, cfn-lint, sam validate/build) and aws-sam-cli in its own venv.
 include make/sam.mk
+# `make fuzz`: the hypothesis properties of tests/fuzz with a large example budget.
+include make/fuzz.mk
 # NIST PKITS fixtures for the test suite (fetched before pytest).
 include make/pkits.mk
 # `make differential`: the long differential run of generated PKIs (tests/differential).
@@ -47,6 +49,7 @@ bench: $(STAMP) host-layer host-layer-runtime
 	$(BIN)/python bench/bench_revocation.py
 	$(BIN)/python bench/bench_validation.py
 	$(BIN)/python bench/bench_coldstart.py
+	$(BIN)/python bench/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache build .aws-sam

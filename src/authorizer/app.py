@@ -109,11 +109,12 @@ def _get_tracer() -> Any:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     tracer = _get_tracer() if TRACING else None
+    time_left = _time_left(context)
     if tracer is None:
-        outcome = handle(event, get_runtime())
+        outcome = handle(event, get_runtime(), time_left=time_left)
     else:
         with tracer.provider.in_subsegment("## authorize") as segment:
-            outcome = handle(event, get_runtime())
+            outcome = handle(event, get_runtime(), time_left=time_left)
             segment.put_annotation("reason", outcome.decision.reason.value)
             segment.put_annotation("allowed", outcome.decision.allowed)
     metrics.add_dimension(name="reason", value=outcome.decision.reason.value)
@@ -124,18 +125,36 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     return outcome.response
 
 
-def handle(event: object, runtime: Runtime, at: dt.datetime | None = None) -> Outcome:
-    """Decide ``event`` and answer; logs one line per decision. Never raises."""
+#: Time kept for answering and logging after the revocation step, before the function's timeout.
+_ANSWER_MARGIN_S = 0.3
+
+
+def _time_left(context: object) -> float | None:
+    """Seconds until the function times out, when the Lambda context says."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    try:
+        return float(remaining()) / 1000 if callable(remaining) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def handle(
+    event: object, runtime: Runtime, at: dt.datetime | None = None, *, time_left: float | None = None
+) -> Outcome:
+    """Decide ``event`` and answer; logs one line per decision. Never raises. ``time_left``:
+    seconds until the function's timeout (loading waits no longer than leaves room to decide)."""
     start = time.perf_counter()
+    started = time.monotonic()
     now = at or dt.datetime.now(dt.UTC)
     request: AuthRequest | None = None
     stale: tuple[str, ...] = ()
     target = Target.of(event)
     try:
         request = parse_event(event)
-        snapshot = runtime.load()
+        snapshot = runtime.load(time_left)
         stale = snapshot.stale_notes
-        decision = authorize(request, snapshot.deps, now)
+        deadline = None if time_left is None else started + time_left - _ANSWER_MARGIN_S
+        decision = authorize(request, snapshot.deps, now, deadline=deadline)
     except AuthorizerError as exc:
         decision = Decision.deny(exc.reason, exc.detail)
     except Exception as exc:

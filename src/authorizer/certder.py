@@ -13,7 +13,9 @@ encodings as possible, and name the ones that remain:
   fingerprint rule compares against :func:`equivalent_fingerprints`, the SHA-256 of both forms
   (for each curve API Gateway accepts, since the curve is the issuer's and not written in the
   leaf). RSA PKCS#1 v1.5 and PSS signatures are one integer below the modulus, of the modulus'
-  length (OpenSSL checks both), so they have a single encoding.
+  length: OpenSSL checks that for PKCS#1 v1.5 but lets a PSS signature be shorter (leading zero
+  bytes dropped), so path validation refuses an RSA signature of any other length than the
+  issuer's modulus; then they have a single encoding.
 
 A reader of a handful of TLVs: strict DER lengths, nothing else.
 """

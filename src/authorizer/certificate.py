@@ -162,6 +162,12 @@ def checked_certificate(
         if der is None:
             der = cert.public_bytes(serialization.Encoding.DER)
         parts = CertificateDer(der)
+        if parts.tbs != cert.tbs_certificate_bytes or parts.signature != cert.signature:
+            # The PEM text decoded to other bytes than the certificate cryptography read (RFC 1421
+            # headers are skipped by cryptography, not by a plain base64 decode): hash the
+            # certificate's own encoding instead.
+            der = cert.public_bytes(serialization.Encoding.DER)
+            parts = CertificateDer(der)
         problem = parts.problem(leaf.is_ecdsa_signed)
         if problem is not None:
             raise AuthorizerError(Reason.CERT_MALFORMED, f"{what} is not DER: {problem}")

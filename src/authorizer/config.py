@@ -193,14 +193,27 @@ def load_json(data: bytes, what: str) -> Any:
         value, path, depth = stack.pop()
         if isinstance(value, _Unusable):
             raise ConfigError(path, f"{value.text} is {value.why}")
+        if isinstance(value, str) and not _encodable(value):
+            raise ConfigError(path, "holds a lone surrogate (\\ud800-\\udfff): not text")
         if isinstance(value, dict | list):
             if depth >= MAX_DEPTH:
                 raise ConfigError(path, f"nested deeper than {MAX_DEPTH} levels")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, child in items:
+                if isinstance(key, str) and not _encodable(key):
+                    raise ConfigError(path, "a key holds a lone surrogate (\\ud800-\\udfff): not text")
                 child_path = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
                 stack.append((child, child_path, depth + 1))
     return doc
+
+
+def _encodable(text: str) -> bool:
+    """JSON's \\uXXXX escapes can spell a lone surrogate, which no UTF-8 log line can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def resolve_relative(uri: str, base: str) -> str:

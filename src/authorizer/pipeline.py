@@ -8,6 +8,7 @@ stage's reason code, so a refusal can never be mistaken for an Allow.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +32,18 @@ class Dependencies:
     revocation: RevocationChecker | None = None
 
 
-def authorize(request: AuthRequest, deps: Dependencies, at: dt.datetime) -> Decision:
-    """Decide one request at time ``at`` (the request's own time: expiry applies to the second)."""
+def authorize(request: AuthRequest, deps: Dependencies, at: dt.datetime, *, deadline: float | None = None) -> Decision:
+    """Decide one request at time ``at`` (the request's own time: expiry applies to the second).
+
+    ``deadline`` (``time.monotonic()`` seconds) is when the answer must be ready: the revocation
+    budget shrinks to what is left of it."""
     path: VerifiedPath | None = None
     log: dict[str, Any] = {}
     try:
         path = deps.validator.validate_pem(request.cert_pem, at)
         if deps.revocation is not None and deps.config.revocation is not None:
-            outcome = deps.revocation.check(path.chain, at)
+            left = None if deadline is None else deadline - time.monotonic()
+            outcome = deps.revocation.check(path.chain, at, left)
             # Which source decided for each certificate, and why: the log must say it.
             log["revocation_status"] = outcome.status.name
             log["revocation"] = [c.describe() for c in outcome.certs]

@@ -209,9 +209,14 @@ def _str(value: object, name: str) -> str:
     return value
 
 
+#: An event's informational strings (requestId, sourceIp) as logged: API Gateway's are short; a
+#: longer one is cut so that a decision line stays one valid CloudWatch event.
+MAX_HINT_CHARS = 512
+
+
 def _opt(mapping: object, key: str) -> str:
     if isinstance(mapping, Mapping):
         value = mapping.get(key)
         if isinstance(value, str):
-            return value
+            return value if len(value) <= MAX_HINT_CHARS else value[:MAX_HINT_CHARS] + "...(cut)"
     return ""

@@ -36,6 +36,10 @@ CONFIG_ENV = "AUTHORIZER_CONFIG"
 #: of them (cold start): there is nothing else to answer with, but a Deny must still be answered
 #: before Lambda's timeout (6 s in the template) turns it into API Gateway's 500.
 FIRST_LOAD_WAIT_S = 4.0
+#: What a load leaves of the function's time for the rest of a decision: the revocation budget
+#: (the default's 2.5 s until a document says otherwise) and a margin for everything else.
+_MARGIN_S = 0.5
+_REVOCATION_RESERVE_S = 2.5 + _MARGIN_S
 #: The embedded default: the demo policy and truststore shipped inside the package.
 DEFAULT_CONFIG = str(Path(__file__).parent / "data" / "policy.json")
 
@@ -96,13 +100,19 @@ class Runtime:
         self.http2_iam = False
         self._last_good: tuple[Dependencies, float] | None = None
 
-    def load(self) -> Snapshot:
+    def load(self, time_left: float | None = None) -> Snapshot:
         """Current dependencies; raises ``AuthorizerError`` (``CONFIG_*``) when none are usable.
 
         The document and the truststore share one wait: ``cache.refresh_deadline_seconds`` when
-        both have a copy to fall back on, ``first_load_wait`` while one has none."""
+        both have a copy to fall back on, ``first_load_wait`` on a cold start. ``time_left``
+        (seconds until the function's timeout, from the Lambda context) caps that wait further
+        so that the revocation budget still fits: API Gateway turns a timeout into a 500."""
         started = time.monotonic()
-        cfg = self._config.get()
+        reserve = _REVOCATION_RESERVE_S
+        if self._last_good is not None and self._last_good[0].config.revocation is not None:
+            reserve = self._last_good[0].config.revocation.budget_ms / 1000 + _MARGIN_S
+        cap = None if time_left is None else max(0.0, time_left - reserve)
+        cfg = self._config.get(wait=cap)
         config = cfg.value
         # The document's own cache settings govern how often it (and the truststore) is re-read,
         # from this first load on (CachedBlob computes its next check from them).
@@ -110,7 +120,13 @@ class Runtime:
         self._config.ttl, self._config.max_stale = cache.ttl_seconds, cache.max_stale_seconds
         self._config.deadline = cache.refresh_deadline_seconds
         ts_blob = self._truststore_blob(config)
-        budget = cache.refresh_deadline_seconds if ts_blob.has_copy else self._first_load_wait
+        # The first-load wait is for a cold start only: with a previous document and truststore
+        # to answer with, a new truststore gets the ordinary refresh deadline.
+        cold = not ts_blob.has_copy and self._last_good is None
+        budget = self._first_load_wait if cold else cache.refresh_deadline_seconds
+        if cap is not None:
+            budget = min(budget, cap)
+        ts_blob.first_deadline = self._first_load_wait if cold else cache.refresh_deadline_seconds
         try:
             ts = ts_blob.get(wait=budget - (time.monotonic() - started))
         except AuthorizerError as exc:
@@ -123,7 +139,9 @@ class Runtime:
             if loaded.stale
         )
         deps = Dependencies(config, validator, checker)
-        self._last_good = (deps, self._clock())
+        # max_stale counts from the older of the two copies' last good load, not from now: a
+        # stale copy served now must not become "fresh" for a later fallback.
+        self._last_good = (deps, min(self._config.good_at, ts_blob.good_at))
         self.http2_iam = config.http2_response is Http2Response.IAM
         return Snapshot(deps, notes)
 

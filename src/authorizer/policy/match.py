@@ -222,6 +222,8 @@ def _serial(raw: Any, path: str) -> int:
         return raw
     if isinstance(raw, str):
         text = raw.strip().lower()
+        if len(text) > 128:  # 20 octets are 40 hex digits (59 with colons); int() refuses 4,300+
+            raise ConfigError(path, f"a serial of {len(text)} characters is longer than any certificate's")
         if text.isdecimal() and int(text, 10) != int(text, 16):
             raise ConfigError(path, f'"{text}" is ambiguous: write "0x{text}" for hex or the JSON number {int(text)}')
         text = text.removeprefix("0x")

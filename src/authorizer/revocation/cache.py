@@ -1,7 +1,8 @@
 """The two caches a long-lived checker keeps between requests.
 
 * :class:`StatusCache`: the decided status of one certificate (GOOD or REVOKED, never UNKNOWN),
-  keyed by the certificate itself (its DER, which fixes issuer and serial: a serial alone would
+  keyed by the certificate itself and its chain's trust anchor (a status decided through one
+  anchor is not reused for another; the certificate fixes issuer and serial: a serial alone would
   collide across CAs), valid until the deciding answer's nextUpdate. This is the warm path: one
   dict lookup per certificate, a few microseconds.
 * :class:`CrlSourceCache`: one parsed and indexed CRL per source URI with the validators of its
@@ -16,15 +17,18 @@ Both are bounded (oldest entries are dropped first) and thread-safe.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from ..dn import DNKey
 from ..reasons import AuthorizerError
 from .crl import CrlError, CrlIndex
 
 V = TypeVar("V")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,9 @@ class CrlSourceCache:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.fetches = 0
+        #: The newest authentic CRL seen per issuer, scope and signing key: anti-rollback that
+        #: outlives the cached CRL's nextUpdate and the source's eviction.
+        self.newest = NewestSeen()
 
     def _stale(self, src: _Source, at: dt.datetime, mono: float) -> bool:
         index = src.index
@@ -150,6 +157,12 @@ class CrlSourceCache:
                 else:
                     fresh = CrlIndex.from_bytes(got.data, uri)
                     problem = src.index.replacement_problem(fresh, at) if src.index is not None else None
+                    for other in list(self._sources.values()):  # the same scope from elsewhere
+                        if other.index is not None and other.index.issuer_key == fresh.issuer_key:
+                            self.newest.note(other.index)
+                    if src.index is not None:
+                        self.newest.note(src.index)
+                    problem = problem or self.newest.rollback(fresh)
                     if problem is not None:
                         # Keep the current CRL; the validators stay those of the CRL we kept.
                         raise CrlError(f"refused a replacement CRL that {problem}")
@@ -159,6 +172,9 @@ class CrlSourceCache:
                 src.error = None
             except (AuthorizerError, CrlError) as exc:
                 src.error = exc.detail if isinstance(exc, AuthorizerError) else str(exc)
+            except Exception as exc:  # a surprise (a bug, a parser): this source fails, no other
+                log.exception("CRL source %s failed", uri)
+                src.error = f"internal error fetching the CRL ({type(exc).__name__})"
             self._store(uri, src)
             return self._fallback(uri, src)
 
@@ -175,12 +191,67 @@ class CrlSourceCache:
             self._sources[uri] = src
             while len(self._sources) > self.max_sources:
                 old = next(iter(self._sources))
-                del self._sources[old]
+                evicted = self._sources.pop(old)
                 self._locks.pop(old, None)
+                if evicted.index is not None:
+                    self.newest.note(evicted.index)
+
+    def fetched_at(self, uri: str) -> float | None:
+        """Monotonic time of the last successful fetch of ``uri`` (None: unknown or static)."""
+        src = self._sources.get(uri)
+        if src is None or src.fetched_at in (float("inf"), float("-inf")):
+            return None
+        return src.fetched_at
 
     def put_static(self, uri: str, index: CrlIndex) -> None:
         """Preload a CRL that is never refetched (the CLI's --crl files)."""
         self._sources[uri] = _Source(index=index, fetched_at=float("inf"), attempted_at=float("inf"))
+
+
+_Scope = tuple[DNKey, object, bool, bytes]
+
+
+class NewestSeen:
+    """The highest (cRLNumber, thisUpdate) seen per CRL issuer, scope (IDP), kind (complete
+    or delta: both share one numbering, RFC 5280 5.2.3, but are fetched from different places)
+    and signing key, for CRLs whose signature verified when used (a forged CRL must not raise
+    the mark). A CRL of the same scope signed by that key but older is a replay: refused
+    whatever the state of the cached CRL (expired, evicted, or from another source). Bounded;
+    a cold start forgets it."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._marks: dict[_Scope, tuple[int, dt.datetime]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _scope(index: CrlIndex) -> tuple[DNKey, object, bool]:
+        return index.issuer_key, index.idp, index.delta
+
+    def note(self, index: CrlIndex) -> None:
+        """Remember ``index`` as seen, under every key its signature verified with."""
+        mark = (index.number if index.number is not None else -1, index.this_update)
+        with self._lock:
+            for spki in index.verified_keys():
+                key = (*self._scope(index), spki)
+                old = self._marks.pop(key, None)
+                self._marks[key] = mark if old is None else (max(old[0], mark[0]), max(old[1], mark[1]))
+                while len(self._marks) > self.max_entries:
+                    del self._marks[next(iter(self._marks))]
+
+    def rollback(self, new: CrlIndex) -> str | None:
+        """Why ``new`` is older than a CRL of its scope and signing key already seen, or None."""
+        scope = self._scope(new)
+        with self._lock:
+            marks = [(k[3], m) for k, m in self._marks.items() if k[:3] == scope]
+        for spki, (number, this_update) in marks:
+            older = new.this_update < this_update or (new.number is not None and new.number < number)
+            if older and new.signed_by_spki(spki):
+                return (
+                    f"is older (cRLNumber {new.number}, thisUpdate {new.this_update:%Y-%m-%dT%H:%M:%SZ}) than "
+                    f"one already seen (cRLNumber {number}, thisUpdate {this_update:%Y-%m-%dT%H:%M:%SZ})"
+                )
+        return None
 
 
 class CrlUnavailable(Exception):

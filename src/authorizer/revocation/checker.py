@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus", "cdp_urls", "ocsp_urls"]
 
 log = logging.getLogger(__name__)
+#: Failed OCSP responders remembered at most (one per URL).
+MAX_OCSP_FAILURES = 1024
 
 
 class RevocationChecker:
@@ -175,10 +177,15 @@ class RevocationChecker:
 
     # -- the check -----------------------------------------------------------------------------
 
-    def check(self, chain: Sequence[x509.Certificate], at: dt.datetime) -> RevocationOutcome:
-        """Revocation status of the verified ``chain`` (leaf first, anchor last) at ``at``."""
+    def check(
+        self, chain: Sequence[x509.Certificate], at: dt.datetime, time_left: float | None = None
+    ) -> RevocationOutcome:
+        """Revocation status of the verified ``chain`` (leaf first, anchor last) at ``at``.
+
+        ``time_left`` (seconds) caps ``budget_ms`` when the decision has less time than that
+        before the function's timeout."""
         try:
-            return self._check(chain, at)
+            return self._check(chain, at, time_left)
         except Exception as exc:  # never let a bug turn into an exception or a GOOD
             log.exception("revocation check failed")
             return RevocationOutcome(
@@ -186,7 +193,9 @@ class RevocationChecker:
                 (CertStatus("(chain)", "", RevocationStatus.UNKNOWN, "none", f"internal error: {type(exc).__name__}"),),
             )
 
-    def _check(self, chain: Sequence[x509.Certificate], at: dt.datetime) -> RevocationOutcome:
+    def _check(
+        self, chain: Sequence[x509.Certificate], at: dt.datetime, time_left: float | None = None
+    ) -> RevocationOutcome:
         count = min(1, len(chain) - 1) if self.config.scope == "leaf" else len(chain) - 1
         if count <= 0:
             return RevocationOutcome(RevocationStatus.GOOD, ())
@@ -194,14 +203,18 @@ class RevocationChecker:
         results: list[CertStatus | None] = [None] * count
         pending: list[int] = []
         get = self.status_cache.get
+        anchor = chain[-1]  # a status decided through one anchor says nothing for another
         for i in range(count):
-            hit = get(chain[i], at, mono)
+            hit = get((chain[i], anchor), at, mono)
             if hit is None:
                 pending.append(i)
             else:
                 results[i] = hit
         if pending:
-            deadline = mono + self.config.budget_ms / 1000.0
+            budget = self.config.budget_ms / 1000.0
+            if time_left is not None:
+                budget = max(0.0, min(budget, time_left))
+            deadline = mono + budget
             pool = self._executor()
             futures = {i: pool.submit(self._check_one, chain[i:], at, deadline) for i in pending}
             done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
@@ -229,21 +242,22 @@ class RevocationChecker:
         subject, serial = subject_of(cert), format(cert.serial_number, "x")
         details: list[str] = []
         sources: list[str] = []
-        try:
-            for method in self.config.order:
+        for method in self.config.order:
+            try:  # one method failing (a bug, a surprise) must not skip the next one
                 found = self._ocsp(cert, issuer, at, deadline) if method == "ocsp" else self._crl(chain, at, deadline)
-                status, source, detail, window = found
-                if status != RevocationStatus.UNKNOWN:
-                    result = CertStatus(subject, serial, status, source, detail)
-                    if window is not None:
-                        self.status_cache.put(cert, window(result))
-                    return result
-                details.append(f"{method}: {detail}")
-                if source not in ("none", *sources):
-                    sources.append(source)
-        except Exception as exc:
-            log.exception("revocation check of %s failed", subject)
-            details.append(f"internal error: {type(exc).__name__}")
+            except Exception as exc:
+                log.exception("revocation check of %s by %s failed", subject, method)
+                details.append(f"{method}: internal error: {type(exc).__name__}")
+                continue
+            status, source, detail, window = found
+            if status != RevocationStatus.UNKNOWN:
+                result = CertStatus(subject, serial, status, source, detail)
+                if window is not None:
+                    self.status_cache.put((cert, chain[-1]), window(result))
+                return result
+            details.append(f"{method}: {detail}")
+            if source not in ("none", *sources):
+                sources.append(source)
         return CertStatus(
             subject,
             serial,
@@ -284,8 +298,11 @@ class RevocationChecker:
                 timeout=timeout,
             )
         except _Err as exc:
-            self._ocsp_failures[url] = (mono, exc.detail)
+            self._ocsp_failed(url, mono, exc.detail)
             return RevocationStatus.UNKNOWN, f"ocsp:{url}", exc.detail, None
+        except Exception as exc:  # a surprise: this responder fails, and is not asked again soon
+            self._ocsp_failed(url, mono, f"internal error ({type(exc).__name__})")
+            raise
         answer = ocsp.evaluate(
             resp.data,
             cert,
@@ -305,6 +322,14 @@ class RevocationChecker:
             return Cached(replace(result, source=f"cache ({result.source})"), this_update, valid_until)
 
         return answer.status, f"ocsp:{url}", answer.detail, window
+
+    def _ocsp_failed(self, url: str, mono: float, detail: str) -> None:
+        """Remember a failed responder for retry_seconds; bounded (oldest dropped first)."""
+        failures = self._ocsp_failures
+        failures.pop(url, None)
+        failures[url] = (mono, detail)
+        while len(failures) > MAX_OCSP_FAILURES:
+            failures.pop(next(iter(failures)), None)
 
     # -- CRL -----------------------------------------------------------------------------------
 
@@ -351,6 +376,9 @@ class RevocationChecker:
                 indexes.append(self.crl_cache.get(uri, at, fetch))
             except CrlUnavailable as exc:
                 problems.append(f"{uri}: {exc.detail}")
+            except Exception as exc:  # one source's surprise must not cost the others
+                log.exception("CRL source %s failed", uri)
+                problems.append(f"{uri}: internal error ({type(exc).__name__})")
         return indexes, problems
 
     def _crl(self, chain: Sequence[x509.Certificate], at: dt.datetime, deadline: float) -> _Found:
@@ -383,7 +411,11 @@ class RevocationChecker:
             return None
         refresh = self.config.crl.refresh_seconds
         fetched = any(not uri.startswith("static:") for uri in self._static_or_urls())
-        refresh_by = None if refresh is None or not fetched else self.clock() + refresh
+        # Counted from the fetch of the oldest CRL that decided, not from now: a CRL fetched
+        # long ago must not extend its answer by another refresh_seconds.
+        times = [t for u in answer.source.split(",") if (t := self.crl_cache.fetched_at(u)) is not None]
+        since = min(times, default=self.clock())
+        refresh_by = None if refresh is None or not fetched else since + refresh
 
         def window(result: CertStatus) -> Cached[CertStatus]:
             return Cached(replace(result, source=f"cache ({result.source})"), start, end, refresh_by)

@@ -71,14 +71,16 @@ def index_entries(
     extensions are inspected only when the raw ``revokedCertificates`` bytes contain
     ``01 01 FF 04``, which every critical extension (``certificateIssuer`` included) does: one
     C-speed search for the usual CRL (random serials hit it about once per 4 GB), the exact
-    walk only when it might matter.
+    walk only when it might matter. Delta and indirect CRLs always take the exact walk: their
+    ``removeFromCRL`` reasons and ``certificateIssuer`` extensions count even when
+    non-critical.
 
     In a delta CRL an entry with reason ``removeFromCRL`` means "no longer revoked": it goes to
     ``removed``, not ``revoked``.
     """
     span = tbs_certlist_body(tbs)
     critical = span is not None and tbs.find(_CRITICAL_FLAG, span[0], span[1]) >= 0
-    if not critical and not delta:
+    if not critical and not delta and not indirect:
         return Entries({issuer_key: {entry.serial_number for entry in crl}}, {})
     revoked: dict[DNKey, set[int]] = {}
     removed: dict[DNKey, set[int]] = {}

@@ -4,7 +4,10 @@
   when present, must allow cRLSign.
 * Otherwise another certificate whose subject is the CRL's issuer (a separate CRL-signing
   certificate, a rolled-over key, the issuer of an indirect CRL), taken from the verified path
-  itself or from the pool (truststore certificates, the CLI's inputs). Its key must verify the
+  itself or from the pool (truststore certificates, the CLI's inputs). Outside the verified
+  path, one bearing the certificate's issuer's name must be a dedicated CRL-signing key
+  (keyUsage without keyCertSign) or the issuer's rolled-over key certified through the issuer
+  itself, never a sibling CA that carries the same name. Its key must verify the
   CRL, its keyUsage (when present) must allow cRLSign, its own path must be validated by the
   injected ``signer_validator`` to the **same** trust anchor as the certificate's, and every
   certificate of that path outside the certificate's own path must not be revoked (checked
@@ -59,6 +62,26 @@ def _crl_sign_problem(cert: x509.Certificate) -> str | None:
     return None if ku.crl_sign else "keyUsage does not allow cRLSign"
 
 
+def _may_sign_certificates(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` may be a CA of its own (keyUsage absent, or keyCertSign).
+
+    A CRL of the certificate's issuer's name signed by a key other than the issuer's is a
+    separate CRL-signing key of that issuer (RFC 5280 6.3.3 (f), PKITS 4.4.19, 4.4.6), the
+    issuer's rolled-over key (PKITS 4.5.4) or a different CA that happens to carry the same
+    name (AWS Private CA allows duplicate names under one root): nothing in the CRL tells them
+    apart, since its AKI names the signing key either way. A dedicated CRL-signing certificate
+    limits its key to cRLSign; a key that may sign certificates is accepted only when its own
+    path runs through the certificate's issuer (a self-issued rollover certificate), never for
+    a sibling CA, whose CRL says nothing about our issuer's certificates."""
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    except ValueError:
+        return True
+    return bool(ku.key_cert_sign)
+
+
 def _describe(cert: x509.Certificate) -> str:
     try:
         return cert.subject.rfc4514_string()
@@ -96,7 +119,10 @@ def find_signer(
             continue
         if der in in_path:
             return Signer(candidate, _spki(candidate)), ""
-        signer, why = _validated(candidate, path, ctx)
+        # A CA key of the issuer's name outside the path: the issuer's own rolled-over key only
+        # when certified through the issuer itself (self-issued), else maybe a sibling CA.
+        rollover = crl.issuer_key == issuer_key and _may_sign_certificates(candidate)
+        signer, why = _validated(candidate, path, ctx, rollover=rollover)
         if signer is not None:
             return signer, ""
         problems.append(f"CRL signer {name}: {why}")
@@ -108,7 +134,7 @@ def find_signer(
 
 
 def _validated(
-    candidate: x509.Certificate, path: Sequence[x509.Certificate], ctx: CrlContext
+    candidate: x509.Certificate, path: Sequence[x509.Certificate], ctx: CrlContext, *, rollover: bool = False
 ) -> tuple[Signer | None, str]:
     if ctx.signer_validator is None:
         return None, "signed by a certificate other than the issuer, and no signer validation is configured"
@@ -119,6 +145,11 @@ def _validated(
     if len(signer_path) < 1 or _der(signer_path[-1]) != _der(path[-1]):
         return None, "its path ends at another trust anchor than the certificate's"
     own = {_der(c) for c in path}
+    if rollover:
+        name = key_of(path[1].subject)
+        issuers = {_der(c) for c in path[1:] if key_of(c.subject) == name}
+        if not any(_der(c) in issuers for c in signer_path[1:]):
+            return None, "another CA of the issuer's name (not certified by the issuer), not a CRL-signing key of it"
     until = min(c.not_valid_after_utc for c in signer_path)
     for i, link in enumerate(signer_path[:-1]):
         der = _der(link)

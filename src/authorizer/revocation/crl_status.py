@@ -10,7 +10,9 @@ apply it anyway, so that a listing in any authentic CRL is a revocation):
 * when delta CRLs of the same scope are at hand, the newest current one whose BaseCRLNumber
   the complete CRL satisfies is applied on top (its entries add revocations, its
   removeFromCRL entries lift them); a delta that exists for this base but cannot be used
-  (stale, badly signed) leaves the status UNKNOWN rather than trusting an outdated base;
+  (stale, unreadable) leaves "not listed" UNKNOWN rather than trusting an outdated base, while
+  a listing in the base stays a revocation; a delta whose signature does not verify with the
+  base's signer is not its delta and is ignored;
 * an entry naming the certificate (its issuer and serial: indirect CRLs list several issuers)
   makes it REVOKED.
 
@@ -100,7 +102,9 @@ def decide(
     problems: list[str] = []
     window = _Window()
     used: list[str] = []
-    bases: list[int] = []
+    bases: list[CrlIndex] = []
+    #: A complete CRL listing the certificate was dropped: never GOOD from the others then.
+    listing_discarded = False
     for point in points(cert):
         for crl in complete:
             try:
@@ -108,6 +112,7 @@ def decide(
             except Exception as exc:  # a bug or a parser surprise disqualifies this CRL only
                 log.exception("CRL %s could not be applied", crl.source)
                 applied = f"internal error applying the CRL ({type(exc).__name__})"
+                listing_discarded = listing_discarded or crl.lists(issuer_key, cert.serial_number)
             if isinstance(applied, str):
                 problems.append(f"{crl.source}: {applied}")
                 continue
@@ -119,13 +124,16 @@ def decide(
             covered = covered | applied.reasons
             used.extend(c.source for c, _ in applied.windows if c.source not in used)
             if crl.number is not None:
-                bases.append(crl.number)
+                bases.append(crl)
     # REVOKED wins: a current, authentic delta CRL that lists the certificate and is newer than
-    # every complete CRL used (or was not applied to one) is a revocation, whatever they said.
-    revoked = _listed_in_a_delta(cert, issuer_key, path, deltas, ctx, skip=used, newer_than=max(bases, default=None))
+    # every complete CRL of its own scope used (or was not applied to one) is a revocation,
+    # whatever they said. cRLNumbers only order the CRLs of one scope (RFC 5280 5.2.3).
+    revoked = _listed_in_a_delta(cert, issuer_key, path, deltas, ctx, skip=used, bases=bases)
     if revoked is not None:
         return revoked
-    if covered >= ALL_REASONS:
+    if listing_discarded:
+        problems.append("a complete CRL that lists the certificate could not be applied")
+    elif covered >= ALL_REASONS:
         detail = "not listed in a current CRL" + (" (with its delta CRL)" if len(used) > 1 else "")
         if len(used) > 1:
             detail = f"not listed in the current CRLs {', '.join(used)}"
@@ -175,12 +183,14 @@ def _apply(
     signer, why = find_signer(crl, issuer_key, path, ctx)
     if signer is None:
         return why
-    delta, why = _delta_for(crl, deltas, signer.spki, ctx)
-    if why is not None:
-        return why
     serial = cert.serial_number
     listed_in = crl.source if crl.lists(issuer_key, serial) else None
     windows: list[tuple[CrlIndex, dt.datetime | None]] = [(crl, crl.next_update), (crl, signer.valid_until)]
+    delta, why = _delta_for(crl, deltas, signer.spki, ctx)
+    if why is not None:
+        # An unusable delta makes a "not listed" unprovable, never a listing: a current,
+        # authentic base that lists the certificate is a revocation whatever its delta.
+        return _Applied(listed_in, reasons, tuple(windows)) if listed_in is not None else why
     if delta is not None:
         if delta.unlists(issuer_key, serial):
             listed_in = None
@@ -208,12 +218,16 @@ def _delta_for(
     ]
     if not mine:
         return None, None
-    usable = [
-        d for d in mine if d.unusable is None and d.is_current(ctx.at, ctx.skew) is None and d.signed_by_spki(spki)
-    ]
+    # A delta whose signature does not verify with the base's signer is not this base's delta
+    # (anyone can post one on a plain-http distribution point): it is ignored, so that it can
+    # neither disqualify an authentic base nor lift a revocation.
+    mine = [d for d in mine if d.signed_by_spki(spki)]
+    if not mine:
+        return None, None
+    usable = [d for d in mine if d.unusable is None and d.is_current(ctx.at, ctx.skew) is None]
     if not usable:
         d = mine[0]
-        why = d.unusable or d.is_current(ctx.at, ctx.skew) or "not signed by the complete CRL's signer"
+        why = d.unusable or d.is_current(ctx.at, ctx.skew)
         return None, f"its delta CRL {d.source} cannot be used ({why})"
     return max(usable, key=lambda d: d.number or 0), None
 
@@ -226,17 +240,18 @@ def _listed_in_a_delta(
     ctx: CrlContext,
     *,
     skip: Sequence[str],
-    newer_than: int | None,
+    bases: Sequence[CrlIndex],
 ) -> CrlAnswer | None:
     """A delta CRL alone proves a revocation when it is in scope, current, correctly signed
     and lists the certificate; it never proves anything else. Deltas already applied to a
-    base (``skip``) and deltas not newer than the newest base used are left out: the base
-    supersedes them."""
+    base (``skip``) and deltas not newer than the newest base of their own scope used are
+    left out: that base supersedes them."""
     from .crl_signer import find_signer
 
     for delta in deltas:
         if delta.unusable or delta.source in skip or not delta.lists(issuer_key, cert.serial_number):
             continue
+        newer_than = max((b.number or 0 for b in bases if same_scope(delta, b)), default=None)
         if newer_than is not None and delta.number is not None and delta.number <= newer_than:
             continue
         if not any(in_scope(delta, p, cert, issuer_key)[0] is None for p in points(cert)):

@@ -265,9 +265,18 @@ class CachedBlob(Generic[T]):
     def has_copy(self) -> bool:
         return self._current is not None
 
+    @property
+    def good_at(self) -> float:
+        """When the value served was last loaded or revalidated (the clock's time)."""
+        return self._good_at
+
     def _due(self, now: float) -> bool:
         if self._forced:
             return True
+        attempt = self._inflight
+        if attempt is not None and attempt.done.is_set():
+            return True  # a fetch that finished after its wait: use its answer now, not at the retry
+
         if self._retry_at is not None:
             # Never serve a stale copy past max_stale, even between retries.
             stale_too_long = self._current is not None and now - self._good_at > self.max_stale

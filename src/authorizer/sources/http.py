@@ -195,7 +195,10 @@ class HttpClient:
             )
             if isinstance(resp, HttpResponse):
                 return resp
-            target = urljoin(current, resp)
+            try:
+                target = urljoin(current, resp)
+            except ValueError as exc:  # "Invalid IPv6 URL" ...: a bad Location is this source's failure
+                raise SourceError(url, f"bad redirect Location: {exc}") from None
             log.info("revocation fetch %s redirected to %s", current, target)
             if method != "GET":
                 raise SourceError(url, f"redirect of a {method} request refused")
@@ -214,7 +217,10 @@ class HttpClient:
         max_bytes: int,
         deadline: float,
     ) -> HttpResponse | str:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "Invalid IPv6 URL" ...: a bad URL is this source's failure
+            raise SourceError(url, f"bad URL: {exc}") from None
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise SourceError(url, f"scheme {scheme or '(none)'!r} refused: only http and https")

@@ -85,6 +85,10 @@ def signature_valid(cert: x509.Certificate, key: object, kind: str | None = None
         if kind == "rsa":
             if not isinstance(params, padding.PSS | padding.PKCS1v15) or algorithm is None:
                 return False
+            if len(cert.signature) != (key.key_size + 7) // 8:  # type: ignore[attr-defined]
+                # OpenSSL accepts a PSS signature shorter than the modulus (leading zero bytes
+                # dropped): one signed certificate, several encodings and fingerprints. One only.
+                return False
             key.verify(cert.signature, cert.tbs_certificate_bytes, params, algorithm)  # type: ignore[attr-defined]
         elif kind == "ec":
             if not isinstance(params, ec.ECDSA):
