@@ -14,6 +14,8 @@ include make/sam.mk
 include make/fuzz.mk
 # NIST PKITS fixtures for the test suite (fetched before pytest).
 include make/pkits.mk
+# `make differential`: the long differential run of generated PKIs (tests/differential).
+include make/differential.mk
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
