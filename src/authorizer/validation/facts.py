@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from ..certder import ECDSA_SIGNATURE_OIDS, CertDerError, CertificateDer
+from ..certder import ECDSA_SIGNATURE_OIDS, CertDerError, CertificateDer, _tlv
 from ..dn import DNKey, _attr_key, name_key
 
 #: Extensions this validator processes or may safely ignore; any other *critical* extension
@@ -235,37 +235,21 @@ def _read(cert: x509.Certificate) -> CertFacts:
 def _policy_mappings(der: bytes) -> tuple[tuple[str, str], ...]:
     """PolicyMappings ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { issuerDomainPolicy, subjectDomainPolicy }
     (cryptography leaves the extension unparsed)."""
-    tag, start, end = _tlv(der, 0)
+    tag, start, end = _tlv(der, 0, len(der))
     if tag != 0x30 or end != len(der) or start == end:
         raise MalformedCertificate("policyMappings is not a non-empty SEQUENCE")
     out: list[tuple[str, str]] = []
     pos = start
     while pos < end:
-        tag, inner, pos = _tlv(der, pos)
+        tag, inner, pos = _tlv(der, pos, end)
         if tag != 0x30:
             raise MalformedCertificate("policyMappings entry is not a SEQUENCE")
-        t1, s1, e1 = _tlv(der, inner)
-        t2, s2, e2 = _tlv(der, e1)
+        t1, s1, e1 = _tlv(der, inner, pos)
+        t2, s2, e2 = _tlv(der, e1, pos)
         if t1 != 0x06 or t2 != 0x06 or e2 != pos:
             raise MalformedCertificate("policyMappings entry is not two OIDs")
         out.append((_oid(der[s1:e1]), _oid(der[s2:e2])))
     return tuple(out)
-
-
-def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
-    if pos + 2 > len(data):
-        raise MalformedCertificate("truncated DER")
-    tag, first, pos = data[pos], data[pos + 1], pos + 2
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 3 or pos + count > len(data):
-            raise MalformedCertificate("bad DER length")
-        length, pos = int.from_bytes(data[pos : pos + count], "big"), pos + count
-    if pos + length > len(data):
-        raise MalformedCertificate("truncated DER")
-    return tag, pos, pos + length
 
 
 def _oid(body: bytes) -> str:

@@ -217,17 +217,9 @@ class ChainValidator:
         errors: list[tuple[int, AuthorizerError]] = []
         for candidate in search.paths(leaf):
             try:
-                policies, part = self._judge(candidate, at, client=client)
+                return self._judge(candidate, at, client=client, holder=holder)
             except AuthorizerError as exc:
                 errors.append((len(candidate), exc))
-                continue
-            return VerifiedPath(
-                holder or ClientCertificate(leaf.cert),
-                (leaf.cert, *part.chain),
-                max(leaf.not_before, part.valid_from),
-                min(leaf.not_after, part.valid_until),
-                policies,
-            )
         if errors:
             raise min(errors, key=lambda e: e[0])[1]
         if client and _self_signed(leaf):
@@ -261,18 +253,12 @@ class ChainValidator:
             self._only_above[key] = above
         if above is None or issuer.cert == leaf.cert or not self._pool.signed_by(leaf, issuer):
             return None
-        policies, part = self._judge([leaf, *above], at, client=client)
-        return VerifiedPath(
-            holder or ClientCertificate(leaf.cert),
-            (leaf.cert, *part.chain),
-            max(leaf.not_before, part.valid_from),
-            min(leaf.not_after, part.valid_until),
-            policies,
-        )
+        return self._judge([leaf, *above], at, client=client, holder=holder)
 
-    def _judge(self, path: list[CertFacts], at: dt.datetime, *, client: bool) -> tuple[tuple[str, ...], _CaPart]:
-        """Every rule on one complete candidate path (leaf first, anchor last); returns the
-        path's valid policies and its CA part."""
+    def _judge(
+        self, path: list[CertFacts], at: dt.datetime, *, client: bool, holder: ClientCertificate | None
+    ) -> VerifiedPath:
+        """Every rule on one complete candidate path (leaf first, anchor last)."""
         part = self._ca_part(path[1:])
         if not part.valid_from <= at <= part.valid_until:
             for ca in reversed(path[1:]):
@@ -281,10 +267,17 @@ class ChainValidator:
         if part.error is not None:
             raise part.error.with_traceback(None)  # shared by every leaf below: no traceback growth
         assert part.state is not None
-        policies = finish(part.state, path[0], self.policies, [MAX_COMPARISONS])
+        leaf = path[0]
+        policies = finish(part.state, leaf, self.policies, [MAX_COMPARISONS])
         if client:
             self._client_rules(path)
-        return policies, part
+        return VerifiedPath(
+            holder or ClientCertificate(leaf.cert),
+            (leaf.cert, *part.chain),
+            max(leaf.not_before, part.valid_from),
+            min(leaf.not_after, part.valid_until),
+            policies,
+        )
 
     def _ca_part(self, cas: list[CertFacts]) -> _CaPart:
         """Everything about a path's CA part (anchor last in ``cas``) that does not depend on the
