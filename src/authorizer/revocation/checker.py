@@ -46,6 +46,7 @@ from .urls import cdp_urls, is_http, ocsp_urls, subject_of
 if TYPE_CHECKING:
     from ..sources.blob import Fetchers
     from ..sources.http import HttpClient
+    from .crl_idx_source import IndexLoader
 
 __all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus", "cdp_urls", "ocsp_urls"]
 
@@ -82,7 +83,11 @@ class RevocationChecker:
         self.skew = dt.timedelta(seconds=config.skew_seconds)
         self.status_cache: StatusCache[CertStatus] = StatusCache(skew=self.skew)
         self.crl_cache = CrlSourceCache(
-            refresh_seconds=config.crl.refresh_seconds, retry_seconds=config.retry_seconds, clock=clock
+            refresh_seconds=config.crl.refresh_seconds,
+            retry_seconds=config.retry_seconds,
+            clock=clock,
+            indexes=self._index_loader(config),
+            on_change=self.status_cache.clear,
         )
         self._static = tuple(f"static:{i.source}" for i in static_crls)
         for index in static_crls:
@@ -90,6 +95,18 @@ class RevocationChecker:
         self._ocsp_failures: dict[str, tuple[float, str]] = {}
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+
+    def _index_loader(self, config: RevocationConfig) -> IndexLoader | None:
+        """CRL indexes (docs/crl-index-format.md) when the policy lets them be used."""
+        idx = config.crl.index
+        if not config.crl.enabled or not (idx.beside or idx.urls):
+            return None
+        from .crl_idx_source import IndexLoader
+
+        def audit_fetch() -> Callable[[str, str | None, str | None], Fetched]:
+            return self._fetch_crl(self.clock() + config.crl.timeout_ms / 1000.0)
+
+        return IndexLoader(idx, self._signer_pool, self.skew, audit_fetch)
 
     # -- construction helpers for the CLI ----------------------------------------------------
 
