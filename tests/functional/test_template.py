@@ -488,10 +488,67 @@ def test_least_privilege_role_is_the_same_for_each_api_type(template: dict[str, 
         # The sample backend gets SAM's basic execution role (logs only), nothing else.
         pets = functions.pop("PetsFunction")
         assert "Policies" not in pets and "Role" not in pets and "Layers" not in pets
-    assert list(functions) == ["AuthorizerFunction"]
+    # The CRL indexer's rights are pinned by test_crl_indexer_writes_only_index_objects.
+    assert list(functions) == ["AuthorizerFunction", "CrlIndexerFunction"]
     # Lambda permissions: apigateway only, scoped to this stack's API.
     for name, permission in kinds(found, "AWS::Lambda::Permission").items():
         assert permission["Principal"] == "apigateway.amazonaws.com", name
         assert (
             "${MtlsApi}" in permission["SourceArn"]["Fn::Sub"] or "${MtlsHttpApi}" in permission["SourceArn"]["Fn::Sub"]
         )
+
+
+# --------------------------------------------------------------------------- the CRL indexer
+
+
+def test_crl_indexer_writes_only_index_objects(template: dict[str, Any]) -> None:
+    fn = template["Resources"]["CrlIndexerFunction"]["Properties"]
+    assert fn["Handler"] == "authorizer.indexer.lambda_handler"
+    module, _, attr = fn["Handler"].rpartition(".")
+    assert callable(getattr(__import__(module, fromlist=[attr]), attr))
+    statements = [s for policy in fn["Policies"] for s in policy["Statement"]]
+    writes = [s for s in statements if set(s["Action"]) - {"s3:GetObject"}]
+    reads = [s for s in statements if s not in writes]
+    assert all(s["Effect"] == "Allow" and s["Action"] == ["s3:GetObject"] for s in reads)
+    assert len(writes) == 1 and sorted(writes[0]["Action"]) == ["s3:DeleteObject", "s3:PutObject"]
+    target = json.dumps(writes[0]["Resource"])
+    assert "${CrlPrefix}*.idx" in target and target.count("arn:") == 1
+    env = fn["Environment"]["Variables"]
+    assert {"AUTHORIZER_CONFIG", "CRL_PREFIX_URI", "TRUSTSTORE_URI"} <= set(env)
+    # The authorizer itself stays read-only (test_iam_is_least_privilege pins its statements).
+    authorizer = template["Resources"]["AuthorizerFunction"]["Properties"]
+    for policy in authorizer["Policies"]:
+        for statement in policy["Statement"]:
+            assert not set(statement["Action"]) - {"s3:GetObject", "s3:GetObjectVersion"}
+
+
+def test_only_the_indexer_may_write_indexes_in_the_stack_bucket(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["PolicyDocumentBucket"]["Properties"]
+    assert bucket["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    statements = template["Resources"]["PolicyDocumentBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = next(s for s in statements if s.get("Sid") == "OnlyTheIndexerWritesCrlIndexes")
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert sorted(deny["Action"]) == ["s3:DeleteObject", "s3:PutObject"]
+    assert "${CrlPrefix}*.idx" in json.dumps(deny["Resource"])
+    assert deny["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["CrlIndexerFunctionRole", "Arn"]}}
+    }
+
+
+def test_crl_indexer_triggers(template: dict[str, Any]) -> None:
+    events = template["Resources"]["CrlIndexerFunction"]["Properties"]["Events"]
+    pattern = events["CrlUploaded"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": {"Ref": "CrlPrefix"}}]
+    schedule = events["PullListedCrls"]["Properties"]
+    param = template["Parameters"]["CrlIndexIntervalMinutes"]
+    assert param["Default"] == 0 and param["MinValue"] == 0
+    expected = {0: ("DISABLED", "rate(1 day)"), 1: ("ENABLED", "rate(1 minute)"), 15: ("ENABLED", None)}
+    for minutes, (state, rate) in expected.items():
+        params = parameters(template, CrlIndexIntervalMinutes=minutes)
+        assert _value(template, schedule["State"], params) == state
+        expr = _value(template, schedule["Schedule"], params)
+        if rate is not None:
+            assert expr == rate
+        else:
+            assert expr == {"Fn::Sub": "rate(${CrlIndexIntervalMinutes} minutes)"}
