@@ -214,7 +214,11 @@ def test_build_never_pip_installs_into_the_function(template: dict[str, Any]) ->
 
 def test_iam_is_least_privilege(template: dict[str, Any]) -> None:
     fn = template["Resources"]["AuthorizerFunction"]["Properties"]
-    statements = [s for policy in fn["Policies"] for s in policy["Statement"]]
+    # The shared OCSP cache's statement exists only with SharedOcspCache=true (pinned below).
+    policies = [_value(template, p, parameters(template)) for p in fn["Policies"]]
+    statements = [
+        s for policy in policies if isinstance(policy, dict) and "Statement" in policy for s in policy["Statement"]
+    ]
     assert statements
     targets = []
     for statement in statements:
@@ -517,9 +521,11 @@ def test_crl_indexer_writes_only_index_objects(template: dict[str, Any]) -> None
     assert {"AUTHORIZER_CONFIG", "CRL_PREFIX_URI", "TRUSTSTORE_URI"} <= set(env)
     # The authorizer itself stays read-only (test_iam_is_least_privilege pins its statements).
     authorizer = template["Resources"]["AuthorizerFunction"]["Properties"]
+    on = parameters(template, SharedOcspCache="true")
     for policy in authorizer["Policies"]:
-        for statement in policy["Statement"]:
-            assert not set(statement["Action"]) - {"s3:GetObject", "s3:GetObjectVersion"}
+        for statement in _value(template, policy, on)["Statement"]:
+            s3_actions = {a for a in statement["Action"] if a.startswith("s3:")}
+            assert s3_actions <= {"s3:GetObject", "s3:GetObjectVersion"}
 
 
 def test_only_the_indexer_may_write_indexes_in_the_stack_bucket(template: dict[str, Any]) -> None:
@@ -552,3 +558,23 @@ def test_crl_indexer_triggers(template: dict[str, Any]) -> None:
             assert expr == rate
         else:
             assert expr == {"Fn::Sub": "rate(${CrlIndexIntervalMinutes} minutes)"}
+
+
+def test_shared_ocsp_cache_is_opt_in_and_least_privilege(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["SharedOcspCache"]["Default"] == "false"
+    assert "OcspCacheTable" not in deployed(template)
+    found = deployed(template, SharedOcspCache="true")
+    table = found["OcspCacheTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    fn = template["Resources"]["AuthorizerFunction"]["Properties"]
+    on = parameters(template, SharedOcspCache="true")
+    env = fn["Environment"]["Variables"]["OCSP_CACHE_TABLE"]
+    assert _value(template, env, on) == {"Ref": "OcspCacheTable"}
+    assert _value(template, env, parameters(template)) == ""
+    policies = [_value(template, p, on) for p in fn["Policies"]]
+    dynamo = [s for p in policies for s in p["Statement"] if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert len(dynamo) == 1
+    assert sorted(dynamo[0]["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem"]
+    assert dynamo[0]["Resource"] == {"Fn::GetAtt": ["OcspCacheTable", "Arn"]}

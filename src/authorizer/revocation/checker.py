@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from ..sources.blob import Fetchers
     from ..sources.http import HttpClient
     from .crl_idx_source import IndexLoader
+    from .ocsp import OcspAnswer
+    from .ocsp_shared import SharedOcspCache
 
 __all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus", "cdp_urls", "ocsp_urls"]
 
@@ -68,8 +70,11 @@ class RevocationChecker:
         static_crls: Sequence[CrlIndex] = (),
         signer_validator: SignerValidator | None = None,
         signer_pool: Sequence[x509.Certificate] | Callable[[], Sequence[x509.Certificate]] = (),
+        shared_ocsp: SharedOcspCache | None = None,
     ) -> None:
         self.config = config
+        #: The fleet's OCSP cache (DynamoDB), read before asking a responder (:mod:`.ocsp_shared`).
+        self.shared_ocsp = shared_ocsp
         #: RFC 5280 6.3.3 (f): validates the path of a CRL signer that is not the certificate's
         #: issuer (``ChainValidator.validate_signer``'s shape); without it such CRLs are unused.
         self._signer_validator = signer_validator
@@ -283,6 +288,13 @@ class RevocationChecker:
         if not urls:
             return RevocationStatus.UNKNOWN, "none", "no OCSP responder", None
         url = urls[0]
+        max_age = dt.timedelta(seconds=cfg.max_age_seconds)
+        seen: bytes | None = None
+        if self.shared_ocsp is not None:
+            found = self.shared_ocsp.lookup(cert, issuer, at=at, skew=self.skew, max_age=max_age)
+            if found.answer is not None:
+                return _ocsp_found(found.answer, f"ocsp:{url} via {self.shared_ocsp.name}")
+            seen = found.seen
         failed = self._ocsp_failures.get(url)
         mono = self.clock()
         if failed is not None and mono - failed[0] < self.config.retry_seconds:
@@ -310,18 +322,14 @@ class RevocationChecker:
             nonce=nonce,
             at=at,
             skew=self.skew,
-            max_age=dt.timedelta(seconds=cfg.max_age_seconds),
+            max_age=max_age,
         )
         if answer.status == RevocationStatus.UNKNOWN:
             log.warning("OCSP %s for %s: %s", url, subject_of(cert), answer.detail)
             return answer.status, f"ocsp:{url}", answer.detail, None
-        this_update, valid_until = answer.this_update, answer.valid_until
-        assert this_update is not None and valid_until is not None
-
-        def window(result: CertStatus) -> Cached[CertStatus]:
-            return Cached(replace(result, source=f"cache ({result.source})"), this_update, valid_until)
-
-        return answer.status, f"ocsp:{url}", answer.detail, window
+        if self.shared_ocsp is not None:
+            self.shared_ocsp.store(cert, issuer, resp.data, answer, seen)
+        return _ocsp_found(answer, f"ocsp:{url}")
 
     # -- CRL -----------------------------------------------------------------------------------
 
@@ -413,3 +421,14 @@ class RevocationChecker:
 
 
 _Found = tuple[RevocationStatus, str, str, Callable[[CertStatus], Cached[CertStatus]] | None]
+
+
+def _ocsp_found(answer: OcspAnswer, source: str) -> _Found:
+    """A GOOD or REVOKED OCSP answer, cached in memory until its nextUpdate."""
+    this_update, valid_until = answer.this_update, answer.valid_until
+    assert this_update is not None and valid_until is not None
+
+    def window(result: CertStatus) -> Cached[CertStatus]:
+        return Cached(replace(result, source=f"cache ({result.source})"), this_update, valid_until)
+
+    return answer.status, source, answer.detail, window
