@@ -214,3 +214,21 @@ def test_large_crl_round_trip(pki: tuple[CA, CA]) -> None:
     assert len(loaded.serials) == len(set(serials))
     assert all(s in loaded.serials for s in serials[::97])
     assert not any(s + 2**131 in loaded.serials for s in serials[::97])
+
+
+def test_audit_finds_any_difference_from_the_crl(pki: tuple[CA, CA]) -> None:
+    from authorizer.revocation.crl_idx_write import audit_problem
+
+    _, ca = pki
+    data = crl_of(ca, [(4, x509.ReasonFlags.superseded), 2**90, 12])
+    index = build_index(data, "a", [ca.cert], NOW)
+    assert audit_problem(data, load_index(index, "a")) is None
+    flipped = index[:-1] + bytes([index[-1] ^ 1])  # the last entry's reason
+    assert "changes the entry" in (audit_problem(data, load_index(flipped, "a")) or "")
+    other = crl_of(ca, [(4, x509.ReasonFlags.superseded), 2**90, 12, 13])
+    assert "not the one the index names" in (audit_problem(other, load_index(index, "a")) or "")
+    # The same CRL re-signed with one entry less, but an index pretending to be for the original.
+    fewer = build_index(crl_of(ca, [(4, x509.ReasonFlags.superseded), 2**90]), "a", [ca.cert], NOW)
+    header = Header.unpack(fewer)
+    relabelled = Header(**{**header.__dict__, "crl_sha256": Header.unpack(index).crl_sha256})
+    assert "shell" in (audit_problem(data, load_index(relabelled.pack() + fewer[HEADER.size :], "a")) or "")

@@ -13,8 +13,9 @@ and uses it only when:
 Otherwise the source reads the CRL itself, as it always did; an index is never required.
 
 The audit (``crl.index.audit``, on by default): an index carries no signature of its own, so the
-first time a container uses an index it fetches the CRL the index names in the background,
-checks its SHA-256 and re-encodes the index from it; any difference (tampered, or the CRL has
+first time a container uses an index it fetches the CRL the index names in the background
+and checks the index against it entry by entry (:func:`.crl_idx_write.audit_problem`); any
+difference (tampered, or the CRL has
 moved on since) blacklists that index in this container and puts the CRL itself in its place.
 docs/crl-index-format.md ("Trust") says what this does and does not protect against.
 """
@@ -22,9 +23,9 @@ docs/crl-index-format.md ("Trust") says what this does and does not protect agai
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -65,7 +66,8 @@ class IndexLoader:
         self.audit_fetch = audit_fetch
         #: SHA-256 of indexes this container caught disagreeing with their CRL.
         self.refused: set[bytes] = set()
-        self.audited: set[bytes] = set()
+        #: Indexes audited or being audited (by identity: hashing 24 MiB is for the audit thread).
+        self.audited: weakref.WeakSet[LoadedIndex] = weakref.WeakSet()
         self.loads = 0  # index files read (not counting "not modified")
         self.audit_parses = 0
         self._threads: list[threading.Thread] = []
@@ -107,7 +109,7 @@ class IndexLoader:
 
     def _problem(self, loaded: LoadedIndex, at: dt.datetime, held: CrlIndex | None) -> str | None:
         crl = loaded.crl
-        if loaded.data and loaded.sha256 in self.refused:
+        if self.refused and loaded.sha256 in self.refused:  # hashed only once something was refused
             return "this index was found not to match its CRL"
         why = crl.is_current(at, self.skew)
         if why:
@@ -130,11 +132,10 @@ class IndexLoader:
         when it could be)."""
         if not self.settings.audit or self.audit_fetch is None:
             return
-        digest = loaded.sha256
         with self._lock:
-            if digest in self.audited or digest in self.refused:
+            if loaded in self.audited:
                 return
-            self.audited.add(digest)
+            self.audited.add(loaded)
             self._threads = [t for t in self._threads if t.is_alive()]
             thread = threading.Thread(
                 target=self._audit, args=(crl_uri, loaded, on_fail), name=f"audit {crl_uri[:60]}", daemon=True
@@ -145,7 +146,7 @@ class IndexLoader:
     def _audit(
         self, crl_uri: str, loaded: LoadedIndex, on_fail: Callable[[LoadedIndex, CrlIndex | None], None]
     ) -> None:
-        from .crl_idx_write import encode_index
+        from .crl_idx_write import audit_problem
 
         assert self.audit_fetch is not None
         try:
@@ -155,28 +156,17 @@ class IndexLoader:
                 raise CrlError("no CRL to audit against")
         except (AuthorizerError, CrlError) as exc:
             with self._lock:
-                self.audited.discard(loaded.sha256)  # try again on the next load
+                self.audited.discard(loaded)  # try again on the next load
             log.warning("CRL index audit of %s postponed: %s", crl_uri, getattr(exc, "detail", exc))
             return
-        try:
-            self.audit_parses += 1
-            crl = CrlIndex.from_bytes(data, crl_uri)
-        except CrlError:
-            crl = None
-        why = None
-        if hashlib.sha256(data).digest() != loaded.header.crl_sha256:
-            why = "the CRL is not the one the index names (replaced, or the index is forged)"
-        elif crl is None:
-            why = "the CRL the index names does not parse"
-        else:
-            try:
-                same = encode_index(data, crl) == loaded.data
-            except CrlError as exc:
-                same, why = False, f"the CRL cannot be indexed: {exc}"
-            if not same:
-                why = why or "the index does not encode the CRL it names (tampered)"
+        self.audit_parses += 1
+        why = audit_problem(data, loaded)
         if why is None:
             return
+        try:
+            crl: CrlIndex | None = CrlIndex.from_bytes(data, crl_uri)  # what replaces the index
+        except CrlError:
+            crl = None
         log.error("CRL index for %s refused after audit: %s", crl_uri, why)
         with self._lock:
             self.refused.add(loaded.sha256)

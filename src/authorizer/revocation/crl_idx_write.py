@@ -19,6 +19,7 @@ from array import array
 from collections.abc import Sequence
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from .crl import CrlError, CrlIndex, crl_der, load_crl, tbs_bytes
 from .crl_idx import (
@@ -29,6 +30,7 @@ from .crl_idx import (
     REMOVE_FROM_CRL,
     Header,
     IndexError_,
+    LoadedIndex,
     aki_key_id,
     issuing_ca,
     key_width,
@@ -50,6 +52,14 @@ _REASONS = {
     x509.ReasonFlags.privilege_withdrawn: 9,
     x509.ReasonFlags.aa_compromise: 10,
 }
+
+
+def _reason(entry: x509.RevokedCertificate) -> int:
+    """The entry's reasonCode as its number, or NO_REASON."""
+    try:
+        return _REASONS.get(entry.extensions.get_extension_for_class(x509.CRLReason).value.reason, NO_REASON)
+    except x509.ExtensionNotFound:
+        return NO_REASON
 
 
 class IndexRefused(CrlError):
@@ -116,13 +126,7 @@ def encode_index(data: bytes, crl: CrlIndex) -> bytes:
         when = int(entry.revocation_date_utc.timestamp())
         if not 0 <= when < 1 << 32:
             raise IndexRefused("revocation time outside what the index can hold")
-        reason = NO_REASON
-        if with_reasons:
-            try:
-                ext = entry.extensions.get_extension_for_class(x509.CRLReason)
-                reason = _REASONS.get(ext.value.reason, NO_REASON)
-            except x509.ExtensionNotFound:
-                pass
+        reason = _reason(entry) if with_reasons else NO_REASON
         entries.append((entry.serial_number & 0xFFFFFFFFFFFFFFFF, entry.serial_number, when, reason))
     entries.sort()
     serials = [e[1] for e in entries]
@@ -169,6 +173,52 @@ def encode_index(data: bytes, crl: CrlIndex) -> bytes:
     return bytes(out)
 
 
+def audit_problem(data: bytes, loaded: LoadedIndex) -> str | None:
+    """Why ``loaded`` is not the index of the CRL ``data``, or None when it is.
+
+    What :func:`encode_index` would write, checked without building it (a million entries would
+    cost ~200 MiB that way): the CRL's SHA-256, its shell and TBS digest, then every entry of
+    the CRL looked up in the table with its time and reason, and the same count. Every CRL entry
+    present at its place and no other row means the table is exactly the CRL's.
+    """
+    header = loaded.header
+    if hashlib.sha256(data).digest() != header.crl_sha256:
+        return "the CRL is not the one the index names (replaced since, or the index is forged)"
+    try:
+        der = crl_der(data)
+        parsed = load_crl(der)
+        tbs = tbs_bytes(der)
+        if _shell(der) != loaded.data[HEADER.size : HEADER.size + header.shell_len]:
+            return "the index's CRL shell is not the CRL's"
+        if header.key_id != aki_key_id(parsed):
+            return "the index's issuer key id is not the CRL's"
+        signed = loaded.crl._signed
+        h = hashes.Hash(signed.hash_alg) if signed.hash_alg is not None else None
+        if h is None:
+            return "the index carries no digest algorithm"
+        h.update(tbs)
+        if h.finalize() != header.tbs_digest:
+            return "the index's TBS digest is not the CRL's"
+        table = loaded.crl.serials
+        find, entry = table.find, table.entry  # type: ignore[attr-defined]
+        with_reasons = _REASON_OID in tbs
+        count = 0
+        for item in parsed:
+            count += 1
+            i = find(item.serial_number)
+            if i < 0:
+                return f"the index leaves out serial {item.serial_number:x}"
+            reason = _reason(item) if with_reasons else NO_REASON
+            _, when, got = entry(i)
+            if got != reason or int(when.timestamp()) != int(item.revocation_date_utc.timestamp()):
+                return f"the index changes the entry of serial {item.serial_number:x}"
+    except (CrlError, DerError, ValueError) as exc:
+        return f"the CRL the index names cannot be read: {exc}"
+    if count != header.count:
+        return f"the index has {header.count} entries, the CRL {count}"
+    return None
+
+
 def build_index(
     data: bytes,
     source: str,
@@ -181,4 +231,4 @@ def build_index(
     return encode_index(data, validate_for_index(data, source, pool, at, skew, previous))
 
 
-__all__ = ["REMOVE_FROM_CRL", "IndexRefused", "build_index", "encode_index", "validate_for_index"]
+__all__ = ["REMOVE_FROM_CRL", "IndexRefused", "audit_problem", "build_index", "encode_index", "validate_for_index"]
