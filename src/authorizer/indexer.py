@@ -123,35 +123,42 @@ class Indexer:
     def index(
         self, crl_uri: str, index_uri: str, pool: Sequence[x509.Certificate], data: bytes | None = None
     ) -> Result:
+        """Index one CRL. The write is conditional on the index read at the start (S3
+        ``If-Match``/``If-None-Match``): when another run wrote meanwhile, the header is read
+        again and the CRL judged against it, so a slow run can never put back an older index."""
         try:
             if data is None:
                 data = self._read(crl_uri)
-            previous = self._previous(index_uri)
-            if previous is not None and previous.crl_sha256 == hashlib.sha256(data).digest():
-                return Result(crl_uri, index_uri, "unchanged")
-            try:
-                index = build_index(data, crl_uri, pool, self.clock(), SKEW, previous)
-            except CrlError as exc:
-                older = isinstance(exc, IndexRefused) and "lower than the indexed" in str(exc)
-                if previous is not None and not older:
-                    self.objects.delete(index_uri)  # it no longer describes the CRL there
-                log.warning("CRL %s not indexed: %s", crl_uri, exc)
-                return Result(crl_uri, index_uri, "refused", str(exc))
-            self.objects.put(index_uri, index)
+            digest = hashlib.sha256(data).digest()
+            for _ in range(3):
+                previous, etag = self._previous(index_uri)
+                if previous is not None and previous.crl_sha256 == digest:
+                    return Result(crl_uri, index_uri, "unchanged")
+                try:
+                    index = build_index(data, crl_uri, pool, self.clock(), SKEW, previous)
+                except CrlError as exc:
+                    older = isinstance(exc, IndexRefused) and "lower than the indexed" in str(exc)
+                    if previous is not None and not older:
+                        self.objects.delete(index_uri)  # it no longer describes the CRL there
+                    log.warning("CRL %s not indexed: %s", crl_uri, exc)
+                    return Result(crl_uri, index_uri, "refused", str(exc))
+                if self.objects.put(index_uri, index, if_match=etag):
+                    log.info("CRL %s indexed into %s (%d bytes)", crl_uri, index_uri, len(index))
+                    return Result(crl_uri, index_uri, "written", f"{len(index)} bytes")
+            return Result(crl_uri, index_uri, "failed", "the index kept changing under this run")
         except AuthorizerError as exc:
             log.error("CRL %s: %s", crl_uri, exc.detail)
             return Result(crl_uri, index_uri, "failed", exc.detail)
-        log.info("CRL %s indexed into %s (%d bytes)", crl_uri, index_uri, len(index))
-        return Result(crl_uri, index_uri, "written", f"{len(index)} bytes")
 
-    def _previous(self, index_uri: str) -> Header | None:
-        head = self.objects.head_bytes(index_uri, HEADER.size)
+    def _previous(self, index_uri: str) -> tuple[Header | None, str | None]:
+        """The current index's header and ETag (``(None, None)``: there is none)."""
+        head, etag = self.objects.head_bytes(index_uri, HEADER.size)
         if head is None:
-            return None
+            return None, None
         try:
-            return Header.unpack(head)
+            return Header.unpack(head), etag
         except IndexError_:
-            return None  # unreadable: overwritten by a good one
+            return None, etag  # unreadable: overwritten by a good one
 
     def _mine(self, uri: str) -> bool:
         if not uri.startswith("s3://"):

@@ -251,3 +251,39 @@ def test_lambda_handler_reads_its_environment(
     assert out["counts"] == {"written": 1}
     missing = notification(PREFIX + "gone.crl", {"ETag": '"0"'}, 1)
     assert indexer.lambda_handler(missing, None)["counts"] == {"failed": 1}
+
+
+class Interleaved(S3Objects):
+    """Real S3 (moto); the first header read lets another indexer run finish in between."""
+
+    def __init__(self, s3: Any, meanwhile: Any) -> None:
+        super().__init__(lambda: s3)
+        self.meanwhile = meanwhile
+
+    def head_bytes(self, uri: str, count: int) -> tuple[bytes | None, str | None]:
+        got = super().head_bytes(uri, count)
+        if self.meanwhile is not None:
+            run, self.meanwhile = self.meanwhile, None
+            run()
+        return got
+
+
+@pytest.mark.parametrize(("mine", "theirs", "kept"), [(5, 6, 6), (6, 5, 6)])
+def test_racing_runs_never_put_back_an_older_index(
+    s3: Any, pki: tuple[CA, CA, x509.Certificate], mine: int, theirs: int, kept: int
+) -> None:
+    root, issuing, _ = pki
+    key = PREFIX + "raced.crl"
+    other = make_indexer(s3, root, issuing)
+    racing = make_indexer(s3, root, issuing)
+    racing.objects = Interleaved(
+        s3,
+        lambda: other.index(
+            f"s3://{BUCKET}/{key}", f"s3://{BUCKET}/{key}.idx", other._pool(), crl_der(issuing, (), theirs)
+        ),
+    )
+    result = racing.index(
+        f"s3://{BUCKET}/{key}", f"s3://{BUCKET}/{key}.idx", racing._pool(), crl_der(issuing, (), mine)
+    )
+    assert result.outcome == ("written" if mine > theirs else "refused")
+    assert Header.unpack(s3.get_object(Bucket=BUCKET, Key=key + ".idx")["Body"].read()).number == kept

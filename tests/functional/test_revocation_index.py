@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from moto import mock_aws
 
-from authorizer.devpki import make_crl
+from authorizer.devpki import make_crl, to_pem
 from authorizer.revocation.checker import RevocationChecker
 from authorizer.revocation.config import RevocationConfig
 from authorizer.revocation.crl_idx import HEADER, Header, layout
@@ -62,9 +62,21 @@ def crl_der(ca: CA, revoked: tuple[int, ...] = (), number: int = 1, at: dt.datet
 
 
 def publish(s3: Any, ca: CA, pool: list[x509.Certificate], data: bytes, at: dt.datetime = NOW) -> None:
-    """What the indexer does: the CRL, then its index beside it."""
+    """Upload the CRL and run the indexer on it, as its S3 event would."""
+    from authorizer.indexer import Indexer
+    from authorizer.sources.s3_write import S3Objects
+
     s3.put_object(Bucket=BUCKET, Key=CRL_KEY, Body=data)
-    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=build_index(data, CRL_KEY, pool, at))
+    s3.put_object(Bucket=BUCKET, Key="truststore.pem", Body=to_pem(pool))
+    indexer = Indexer(
+        f"s3://{BUCKET}/crls/",
+        None,
+        f"s3://{BUCKET}/truststore.pem",
+        fetchers=Fetchers(s3=S3Fetcher(client_factory=lambda: s3)),
+        objects=S3Objects(lambda: s3),
+        clock=lambda: at,
+    )
+    assert indexer.on_object(BUCKET, CRL_KEY).outcome == "written"
 
 
 def checker(s3: Any, clock: Clock, pool: list[x509.Certificate], **index: Any) -> RevocationChecker:

@@ -29,27 +29,32 @@ class S3Objects:
             self._client = self._factory()
         return self._client
 
-    def put(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str | None:
-        """Write ``data``; returns the new ETag."""
+    def put(self, uri: str, data: bytes, *, if_match: str | None) -> bool:
+        """Write ``data`` only if the object is still the one whose ETag is ``if_match`` (None:
+        only if there is no object). False when someone else wrote it meanwhile."""
         bucket, key = parse_s3_uri(uri)
-        resp = self._call(uri, "put_object", Bucket=bucket, Key=key, Body=data, ContentType=content_type)
-        etag = resp.get("ETag")
-        return str(etag) if etag else None
+        cond = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"}
+        try:
+            self._call(uri, "put_object", Bucket=bucket, Key=key, Body=data, ContentType=_BINARY, **cond)
+        except _Changed:
+            return False
+        return True
 
     def delete(self, uri: str) -> None:
         bucket, key = parse_s3_uri(uri)
         self._call(uri, "delete_object", Bucket=bucket, Key=key)
 
-    def head_bytes(self, uri: str, count: int) -> bytes | None:
-        """The first ``count`` bytes of the object, or None when there is no such object."""
+    def head_bytes(self, uri: str, count: int) -> tuple[bytes | None, str | None]:
+        """The first ``count`` bytes of the object and its ETag; ``(None, None)`` when there is
+        no such object."""
         bucket, key = parse_s3_uri(uri)
         try:
             resp = self._call(uri, "get_object", Bucket=bucket, Key=key, Range=f"bytes=0-{count - 1}")
         except _Missing:
-            return None
+            return None, None
         body = resp["Body"]
         try:
-            return bytes(body.read(count))
+            return bytes(body.read(count)), resp.get("ETag")
         finally:
             body.close()
 
@@ -63,6 +68,8 @@ class S3Objects:
             code = str(err.get("Code", ""))
             if code in ("NoSuchKey", "404", "InvalidRange"):
                 raise _Missing(uri) from None
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise _Changed(uri) from None
             raise SourceError(uri, f"S3 {code}: {err.get('Message', '')}".strip()) from None
         except BotoCoreError as exc:
             raise SourceError(uri, f"S3 unreachable: {exc}") from None
@@ -71,3 +78,11 @@ class S3Objects:
 class _Missing(SourceError):
     def __init__(self, uri: str) -> None:
         super().__init__(uri, "no such object")
+
+
+class _Changed(SourceError):
+    def __init__(self, uri: str) -> None:
+        super().__init__(uri, "changed since it was read")
+
+
+_BINARY = "application/octet-stream"
