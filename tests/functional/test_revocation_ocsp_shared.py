@@ -239,3 +239,16 @@ def test_the_write_back_never_replaces_an_answer_it_did_not_read(
     assert t.put("k", other, 10, b"not what is there") is False
     assert t.put("k", other, 10, first) is True
     assert t.get("k") == other
+
+
+def test_one_table_call_per_decision_for_the_whole_chain(
+    dynamodb: Any, responder: OpenSslOcspResponder, pki: tuple[CA, CA, dict[str, x509.Certificate]]
+) -> None:
+    root, issuing, leaves = pki
+    t = table(dynamodb)
+    chk = container(responder.url, responder.host, t, scope="chain")
+    out = chk.check([leaves["good"], issuing.cert, root.cert], now())
+    # The responder knows the leaf only (the intermediate is UNKNOWN to it): two certificates
+    # checked, one BatchGetItem.
+    assert [c.status for c in out.certs] == [GOOD, UNKNOWN]
+    assert t.gets == 1

@@ -576,5 +576,5 @@ def test_shared_ocsp_cache_is_opt_in_and_least_privilege(template: dict[str, Any
     policies = [_value(template, p, on) for p in fn["Policies"]]
     dynamo = [s for p in policies for s in p["Statement"] if any(a.startswith("dynamodb:") for a in s["Action"])]
     assert len(dynamo) == 1
-    assert sorted(dynamo[0]["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem"]
+    assert sorted(dynamo[0]["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
     assert dynamo[0]["Resource"] == {"Fn::GetAtt": ["OcspCacheTable", "Arn"]}

@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -224,8 +224,11 @@ class RevocationChecker:
                 results[i] = hit
         if pending:
             deadline = mono + self.config.budget_ms / 1000.0
+            prefetched = None
+            if self.shared_ocsp is not None and self.config.order[:1] == ("ocsp",):
+                prefetched = self.shared_ocsp.prefetch([(chain[i], chain[i + 1]) for i in pending])
             pool = self._executor()
-            futures = {i: pool.submit(self._check_one, chain[i:], at, deadline) for i in pending}
+            futures = {i: pool.submit(self._check_one, chain[i:], at, deadline, prefetched) for i in pending}
             done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
             for i, future in futures.items():
                 if future in done:
@@ -245,7 +248,13 @@ class RevocationChecker:
             log.warning("revocation %s: %s", outcome.status.value, outcome.detail)
         return outcome
 
-    def _check_one(self, chain: Sequence[x509.Certificate], at: dt.datetime, deadline: float) -> CertStatus:
+    def _check_one(
+        self,
+        chain: Sequence[x509.Certificate],
+        at: dt.datetime,
+        deadline: float,
+        prefetched: Mapping[str, bytes] | None = None,
+    ) -> CertStatus:
         """``chain[0]``'s status; ``chain`` is the rest of its verified path (issuer, ..., anchor)."""
         cert, issuer = chain[0], chain[1]
         subject, serial = subject_of(cert), format(cert.serial_number, "x")
@@ -253,7 +262,10 @@ class RevocationChecker:
         sources: list[str] = []
         try:
             for method in self.config.order:
-                found = self._ocsp(cert, issuer, at, deadline) if method == "ocsp" else self._crl(chain, at, deadline)
+                if method == "ocsp":
+                    found = self._ocsp(cert, issuer, at, deadline, prefetched)
+                else:
+                    found = self._crl(chain, at, deadline)
                 status, source, detail, window = found
                 if status != RevocationStatus.UNKNOWN:
                     result = CertStatus(subject, serial, status, source, detail)
@@ -279,7 +291,14 @@ class RevocationChecker:
 
     # -- OCSP ----------------------------------------------------------------------------------
 
-    def _ocsp(self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float) -> _Found:
+    def _ocsp(
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        at: dt.datetime,
+        deadline: float,
+        prefetched: Mapping[str, bytes] | None = None,
+    ) -> _Found:
         from ..reasons import AuthorizerError as _Err
         from . import ocsp
 
@@ -291,7 +310,7 @@ class RevocationChecker:
         max_age = dt.timedelta(seconds=cfg.max_age_seconds)
         seen: bytes | None = None
         if self.shared_ocsp is not None:
-            found = self.shared_ocsp.lookup(cert, issuer, at=at, skew=self.skew, max_age=max_age)
+            found = self.shared_ocsp.lookup(cert, issuer, prefetched, at=at, skew=self.skew, max_age=max_age)
             if found.answer is not None:
                 return _ocsp_found(found.answer, f"ocsp:{url} via {self.shared_ocsp.name}")
             seen = found.seen

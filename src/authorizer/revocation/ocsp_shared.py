@@ -7,10 +7,12 @@ an answer in the table was fetched with a fresh nonce (when ``ocsp.nonce`` is on
 then; read back, it is by definition a replay, accepted on the same terms as the in-memory
 status cache: while it is current.
 
-Budget: one ``GetItem`` per decision at most, with sub-second timeouts, and none while the
-table failed in the last ``retry_seconds`` (a table that is down costs one timeout, then the
-responder is asked directly). The write-back is a conditional ``PutItem`` made in the
-background, off the decision's path: it only replaces what this container read (or nothing).
+Budget: one ``BatchGetItem`` per decision at most (every certificate of the chain the decision
+checks, read before the checks start, only when OCSP is the first method), with sub-second
+timeouts, and none while the table failed in the last ``retry_seconds`` (a table that is
+down costs one timeout, then the responder is asked directly). The write-back is a
+conditional ``PutItem`` made in the background, off the decision's path: it only replaces
+what this container read (or nothing).
 Failures (UNKNOWN answers, errors) are never written. The in-memory layer in front is the
 checker's status cache: a warm container never reaches the table.
 """
@@ -22,7 +24,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,7 +42,7 @@ class Table(Protocol):
 
     table: str
 
-    def get(self, key: str) -> bytes | None: ...
+    def get_many(self, keys: list[str]) -> dict[str, bytes]: ...
 
     def put(self, key: str, response: bytes, expires: int, replaces: bytes | None) -> bool: ...
 
@@ -81,26 +83,36 @@ class SharedOcspCache:
     def name(self) -> str:
         return f"dynamodb:{getattr(self.table, 'table', '?')}"
 
+    def prefetch(self, pairs: Sequence[tuple[x509.Certificate, x509.Certificate]]) -> Mapping[str, bytes] | None:
+        """One read for every ``(cert, issuer)`` a decision is about to check (a single
+        BatchGetItem: the "one table call per decision"); None when the table is not asked
+        (it failed recently, or just now)."""
+        failed = self._failed_at
+        if not pairs or (failed is not None and self.clock() - failed < self.retry_seconds):
+            return None
+        try:
+            found = self.table.get_many([cache_key(c, i) for c, i in pairs][:100])
+        except AuthorizerError as exc:
+            self._failed_at = self.clock()
+            log.warning("shared OCSP cache unavailable: %s", exc.detail)
+            return None
+        self._failed_at = None
+        return found
+
     def lookup(
         self,
         cert: x509.Certificate,
         issuer: x509.Certificate,
+        prefetched: Mapping[str, bytes] | None,
         *,
         at: dt.datetime,
         skew: dt.timedelta,
         max_age: dt.timedelta,
     ) -> Lookup:
-        """The table's answer for ``cert`` when it is usable; never raises."""
-        failed = self._failed_at
-        if failed is not None and self.clock() - failed < self.retry_seconds:
-            return Lookup(None, None, "shared OCSP cache failed recently")
-        try:
-            data = self.table.get(cache_key(cert, issuer))
-        except AuthorizerError as exc:
-            self._failed_at = self.clock()
-            log.warning("shared OCSP cache unavailable: %s", exc.detail)
-            return Lookup(None, None, f"shared OCSP cache: {exc.detail}")
-        self._failed_at = None
+        """The table's answer for ``cert`` (from :meth:`prefetch`) when it is usable; never raises."""
+        if prefetched is None:
+            return Lookup(None, None, "shared OCSP cache not read")
+        data = prefetched.get(cache_key(cert, issuer))
         if data is None:
             return Lookup(None, None, "not in the shared OCSP cache")
         answer = ocsp.evaluate(data, cert, issuer, nonce=None, at=at, skew=skew, max_age=max_age)
