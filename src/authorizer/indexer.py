@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 #: The largest CRL the indexer reads (a million entries is ~50 MiB).
 MAX_CRL_BYTES = 256 * 1024 * 1024
 SKEW = dt.timedelta(seconds=300)
+#: A CA's CRL over the internet (no decision waits for the indexer: the function's own timeout
+#: bounds a run).
+FETCH_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class Indexer:
                 continue
             if url.lower().startswith(("http://", "https://")):
                 try:
-                    data = http.request(url, max_bytes=MAX_CRL_BYTES, timeout=rev.crl.timeout_ms / 1000).data
+                    data = http.request(url, max_bytes=MAX_CRL_BYTES, timeout=FETCH_TIMEOUT).data
                 except AuthorizerError as exc:
                     results.append(Result(url, target, "failed", exc.detail))
                     continue
@@ -209,6 +212,8 @@ _instance: list[Indexer] = []  # one per process (boto3 clients are reused acros
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Index what the event names; never raises for one bad CRL (the others still run)."""
     if not _instance:
+        # Lambda's root logger only passes warnings: this function's one line per CRL is INFO.
+        logging.getLogger("authorizer").setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
         _instance.append(
             Indexer(
                 os.environ["CRL_PREFIX_URI"],

@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from ..sources.blob import Fetchers
     from ..sources.http import HttpClient
     from .crl_idx_source import IndexLoader
-    from .ocsp import OcspAnswer
     from .ocsp_shared import SharedOcspCache
 
 __all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus", "cdp_urls", "ocsp_urls"]
@@ -299,56 +298,11 @@ class RevocationChecker:
         deadline: float,
         prefetched: Mapping[str, bytes] | None = None,
     ) -> _Found:
-        from ..reasons import AuthorizerError as _Err
-        from . import ocsp
+        """The OCSP step (:mod:`.ocsp_step`, imported on first use: a CRL-only policy never loads
+        the OCSP machinery)."""
+        from .ocsp_step import ocsp_step
 
-        cfg = self.config.ocsp
-        urls = [cfg.responder_url] if cfg.responder_url else ocsp_urls(cert)
-        if not urls:
-            return RevocationStatus.UNKNOWN, "none", "no OCSP responder", None
-        url = urls[0]
-        max_age = dt.timedelta(seconds=cfg.max_age_seconds)
-        seen: bytes | None = None
-        if self.shared_ocsp is not None:
-            found = self.shared_ocsp.lookup(cert, issuer, prefetched, at=at, skew=self.skew, max_age=max_age)
-            if found.answer is not None:
-                return _ocsp_found(found.answer, f"ocsp:{url} via {self.shared_ocsp.name}")
-            seen = found.seen
-        failed = self._ocsp_failures.get(url)
-        mono = self.clock()
-        if failed is not None and mono - failed[0] < self.config.retry_seconds:
-            return RevocationStatus.UNKNOWN, f"ocsp:{url}", f"responder failed recently: {failed[1]}", None
-        timeout = self._remaining(deadline, cfg.timeout_ms)
-        if timeout <= 0:
-            return RevocationStatus.UNKNOWN, f"ocsp:{url}", "no time left in the budget", None
-        nonce = ocsp.new_nonce() if cfg.nonce else None
-        try:
-            resp = self.http.request(
-                url,
-                method="POST",
-                body=ocsp.build_request(cert, issuer, nonce),
-                headers={"Content-Type": ocsp.CONTENT_TYPE, "Accept": "application/ocsp-response"},
-                max_bytes=cfg.max_bytes,
-                timeout=timeout,
-            )
-        except _Err as exc:
-            self._ocsp_failures[url] = (mono, exc.detail)
-            return RevocationStatus.UNKNOWN, f"ocsp:{url}", exc.detail, None
-        answer = ocsp.evaluate(
-            resp.data,
-            cert,
-            issuer,
-            nonce=nonce,
-            at=at,
-            skew=self.skew,
-            max_age=max_age,
-        )
-        if answer.status == RevocationStatus.UNKNOWN:
-            log.warning("OCSP %s for %s: %s", url, subject_of(cert), answer.detail)
-            return answer.status, f"ocsp:{url}", answer.detail, None
-        if self.shared_ocsp is not None:
-            self.shared_ocsp.store(cert, issuer, resp.data, answer, seen)
-        return _ocsp_found(answer, f"ocsp:{url}")
+        return ocsp_step(self, cert, issuer, at, deadline, prefetched)
 
     # -- CRL -----------------------------------------------------------------------------------
 
@@ -440,14 +394,3 @@ class RevocationChecker:
 
 
 _Found = tuple[RevocationStatus, str, str, Callable[[CertStatus], Cached[CertStatus]] | None]
-
-
-def _ocsp_found(answer: OcspAnswer, source: str) -> _Found:
-    """A GOOD or REVOKED OCSP answer, cached in memory until its nextUpdate."""
-    this_update, valid_until = answer.this_update, answer.valid_until
-    assert this_update is not None and valid_until is not None
-
-    def window(result: CertStatus) -> Cached[CertStatus]:
-        return Cached(replace(result, source=f"cache ({result.source})"), this_update, valid_until)
-
-    return answer.status, source, answer.detail, window
