@@ -189,15 +189,23 @@ class Indexer:
 
 
 def created_objects(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """``(bucket, key)`` of every ObjectCreated in an S3 notification or EventBridge event."""
+    """``(bucket, key)`` of every ObjectCreated in an S3 notification or EventBridge event
+    (anything else, malformed records included, names nothing)."""
     if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
         detail = event.get("detail") or {}
-        yield str(detail["bucket"]["name"]), str(detail["object"]["key"])
+        bucket, key = (detail.get("bucket") or {}).get("name"), (detail.get("object") or {}).get("key")
+        if isinstance(bucket, str) and isinstance(key, str):
+            yield bucket, key
         return
     for record in event.get("Records") or ():
-        if record.get("eventSource") == "aws:s3" and str(record.get("eventName", "")).startswith("ObjectCreated:"):
-            s3 = record["s3"]
-            yield str(s3["bucket"]["name"]), unquote_plus(str(s3["object"]["key"]))
+        if not isinstance(record, Mapping) or record.get("eventSource") != "aws:s3":
+            continue
+        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+            continue
+        s3 = record.get("s3") or {}
+        bucket, key = (s3.get("bucket") or {}).get("name"), (s3.get("object") or {}).get("key")
+        if isinstance(bucket, str) and isinstance(key, str):
+            yield bucket, unquote_plus(key)  # S3 notifications URL-encode keys ("+" for a space)
 
 
 def _http(allowed_hosts: Sequence[str]) -> Any:

@@ -287,3 +287,16 @@ def test_racing_runs_never_put_back_an_older_index(
     )
     assert result.outcome == ("written" if mine > theirs else "refused")
     assert Header.unpack(s3.get_object(Bucket=BUCKET, Key=key + ".idx")["Body"].read()).number == kept
+
+
+def test_events_that_name_no_crl(s3: Any, pki: tuple[CA, CA, x509.Certificate]) -> None:
+    root, issuing, _ = pki
+    idx = make_indexer(s3, root, issuing)
+    for event in (
+        {},
+        {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]},
+        {"Records": ["not a record"]},
+        {"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {}}},
+        {"source": "aws.sqs", "Records": []},
+    ):
+        assert idx.handle(event) == []

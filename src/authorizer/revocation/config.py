@@ -263,6 +263,10 @@ class RevocationConfig:
         extra = []
         if self.crl.enabled and self.crl.urls:
             extra.append(f"{len(self.crl.urls)} configured CRL source(s)")
+        if self.crl.enabled and self.crl.index.urls:
+            extra.append(f"{len(self.crl.index.urls)} named CRL index(es)")
+        if self.crl.enabled and (self.crl.index.beside or self.crl.index.urls) and not self.crl.index.audit:
+            extra.append("CRL indexes trusted without audit")
         if self.require_crl_coverage:
             extra.append("every certificate must be covered by a CRL")
         if self.allowed_hosts:

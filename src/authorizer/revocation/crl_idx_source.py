@@ -98,7 +98,7 @@ class IndexLoader:
         else:
             try:
                 loaded = load_index(data, idx_uri)
-            except CrlError as exc:
+            except Exception as exc:  # CrlError, or a reader bug: either way not this index
                 return None, f"index {idx_uri}: {exc}"
             self.loads += 1
         why = self._problem(loaded, at, held if held is not loaded.crl else None)
@@ -160,7 +160,10 @@ class IndexLoader:
             log.warning("CRL index audit of %s postponed: %s", crl_uri, getattr(exc, "detail", exc))
             return
         self.audit_parses += 1
-        why = audit_problem(data, loaded)
+        try:
+            why = audit_problem(data, loaded)
+        except Exception as exc:  # a bug must not leave an unaudited index trusted: fail closed
+            why = f"audit failed: {type(exc).__name__}: {exc}"
         if why is None:
             return
         try:
