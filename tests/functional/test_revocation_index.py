@@ -248,3 +248,31 @@ def test_policy_names_an_index_for_an_http_crl(tmp_path: Any, pki: tuple[CA, CA,
         assert chk.crl_cache.indexes is not None
         chk.crl_cache.indexes.wait_audits(10)
         assert len(server.requests_to("/issuing.crl")) == 1 and not chk.crl_cache.indexes.refused
+
+
+def test_the_runtime_uses_an_index_beside_a_local_crl_and_its_truststore(
+    tmp_path: Any, pki: tuple[CA, CA, x509.Certificate]
+) -> None:
+    import json
+
+    from authorizer.runtime import Runtime
+
+    root, issuing, leaf = pki
+    data = crl_der(issuing, (leaf.serial_number,))
+    (tmp_path / "issuing.crl").write_bytes(data)
+    (tmp_path / "issuing.crl.idx").write_bytes(build_index(data, "issuing.crl", [root.cert, issuing.cert], NOW))
+    (tmp_path / "bundle.pem").write_bytes(issuing.cert_pem + root.cert_pem)
+    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    revocation = {"scope": "leaf", "ocsp": {"enabled": False}, "crl": {"urls": ["issuing.crl"]}}
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"version": 1, "truststore": {"uri": "bundle.pem"}, "revocation": revocation}))
+    deps = Runtime(str(policy)).load().deps
+    assert deps.revocation is not None
+    try:
+        path = deps.validator.validate_pem((tmp_path / "leaf.pem").read_text(), NOW)
+        out = deps.revocation.check(path.chain, NOW)
+        assert out.status is RevocationStatus.REVOKED
+        assert out.certs[0].source == f"crl:{tmp_path / 'issuing.crl.idx'}"
+        assert deps.revocation.crl_cache.parses == 0
+    finally:
+        deps.revocation.close()
