@@ -47,6 +47,7 @@ bench: $(STAMP) host-layer host-layer-runtime
 	$(BIN)/python bench/bench_decision.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_revocation.py
+	$(BIN)/python bench/bench_fleet.py
 	$(BIN)/python bench/bench_validation.py
 	$(BIN)/python bench/bench_coldstart.py
 	$(BIN)/python bench/bench_serve.py

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from .revocation.checker import RevocationChecker
     from .revocation.config import RevocationConfig
+    from .revocation.ocsp_shared import SharedOcspCache
 
 CONFIG_ENV = "AUTHORIZER_CONFIG"
 #: The longest a decision waits for the document and truststore while there is no copy of one
@@ -236,8 +237,24 @@ class Runtime:
                 fetchers=self._crl_fetchers(revocation),
                 signer_validator=self._validate_signer,
                 signer_pool=self._signer_pool,
+                shared_ocsp=_shared_ocsp(revocation),
             )
         if current is not None:
             current[1].close()  # a changed revocation section: release the old checker's threads
         self._checker = (revocation, checker)
         return checker
+
+
+#: The fleet's OCSP cache table (template parameter SharedOcspCache); unset: no shared cache.
+OCSP_CACHE_TABLE_ENV = "OCSP_CACHE_TABLE"
+
+
+def _shared_ocsp(revocation: RevocationConfig) -> SharedOcspCache | None:
+    """The DynamoDB OCSP cache when the stack has one and the policy uses OCSP."""
+    table = os.environ.get(OCSP_CACHE_TABLE_ENV, "")
+    if not table or not revocation.ocsp.enabled:
+        return None
+    from .revocation.ocsp_shared import SharedOcspCache
+    from .sources.dynamo import OcspTable
+
+    return SharedOcspCache(OcspTable(table), retry_seconds=revocation.retry_seconds)

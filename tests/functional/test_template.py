@@ -214,7 +214,11 @@ def test_build_never_pip_installs_into_the_function(template: dict[str, Any]) ->
 
 def test_iam_is_least_privilege(template: dict[str, Any]) -> None:
     fn = template["Resources"]["AuthorizerFunction"]["Properties"]
-    statements = [s for policy in fn["Policies"] for s in policy["Statement"]]
+    # The shared OCSP cache's statement exists only with SharedOcspCache=true (pinned below).
+    policies = [_value(template, p, parameters(template)) for p in fn["Policies"]]
+    statements = [
+        s for policy in policies if isinstance(policy, dict) and "Statement" in policy for s in policy["Statement"]
+    ]
     assert statements
     targets = []
     for statement in statements:
@@ -488,10 +492,89 @@ def test_least_privilege_role_is_the_same_for_each_api_type(template: dict[str, 
         # The sample backend gets SAM's basic execution role (logs only), nothing else.
         pets = functions.pop("PetsFunction")
         assert "Policies" not in pets and "Role" not in pets and "Layers" not in pets
-    assert list(functions) == ["AuthorizerFunction"]
+    # The CRL indexer's rights are pinned by test_crl_indexer_writes_only_index_objects.
+    assert list(functions) == ["AuthorizerFunction", "CrlIndexerFunction"]
     # Lambda permissions: apigateway only, scoped to this stack's API.
     for name, permission in kinds(found, "AWS::Lambda::Permission").items():
         assert permission["Principal"] == "apigateway.amazonaws.com", name
         assert (
             "${MtlsApi}" in permission["SourceArn"]["Fn::Sub"] or "${MtlsHttpApi}" in permission["SourceArn"]["Fn::Sub"]
         )
+
+
+# --------------------------------------------------------------------------- the CRL indexer
+
+
+def test_crl_indexer_writes_only_index_objects(template: dict[str, Any]) -> None:
+    fn = template["Resources"]["CrlIndexerFunction"]["Properties"]
+    assert fn["Handler"] == "authorizer.indexer.lambda_handler"
+    module, _, attr = fn["Handler"].rpartition(".")
+    assert callable(getattr(__import__(module, fromlist=[attr]), attr))
+    statements = [s for policy in fn["Policies"] for s in policy["Statement"]]
+    writes = [s for s in statements if set(s["Action"]) - {"s3:GetObject"}]
+    reads = [s for s in statements if s not in writes]
+    assert all(s["Effect"] == "Allow" and s["Action"] == ["s3:GetObject"] for s in reads)
+    assert len(writes) == 1 and sorted(writes[0]["Action"]) == ["s3:DeleteObject", "s3:PutObject"]
+    target = json.dumps(writes[0]["Resource"])
+    assert "${CrlPrefix}*.idx" in target and target.count("arn:") == 1
+    env = fn["Environment"]["Variables"]
+    assert {"AUTHORIZER_CONFIG", "CRL_PREFIX_URI", "TRUSTSTORE_URI"} <= set(env)
+    # The authorizer itself stays read-only (test_iam_is_least_privilege pins its statements).
+    authorizer = template["Resources"]["AuthorizerFunction"]["Properties"]
+    on = parameters(template, SharedOcspCache="true")
+    for policy in authorizer["Policies"]:
+        for statement in _value(template, policy, on)["Statement"]:
+            s3_actions = {a for a in statement["Action"] if a.startswith("s3:")}
+            assert s3_actions <= {"s3:GetObject", "s3:GetObjectVersion"}
+
+
+def test_only_the_indexer_may_write_indexes_in_the_stack_bucket(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["PolicyDocumentBucket"]["Properties"]
+    assert bucket["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    statements = template["Resources"]["PolicyDocumentBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = next(s for s in statements if s.get("Sid") == "OnlyTheIndexerWritesCrlIndexes")
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert sorted(deny["Action"]) == ["s3:DeleteObject", "s3:PutObject"]
+    assert "${CrlPrefix}*.idx" in json.dumps(deny["Resource"])
+    assert deny["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["CrlIndexerFunctionRole", "Arn"]}}
+    }
+
+
+def test_crl_indexer_triggers(template: dict[str, Any]) -> None:
+    events = template["Resources"]["CrlIndexerFunction"]["Properties"]["Events"]
+    pattern = events["CrlUploaded"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": {"Ref": "CrlPrefix"}}]
+    schedule = events["PullListedCrls"]["Properties"]
+    param = template["Parameters"]["CrlIndexIntervalMinutes"]
+    assert param["Default"] == 0 and param["MinValue"] == 0
+    expected = {0: ("DISABLED", "rate(1 day)"), 1: ("ENABLED", "rate(1 minute)"), 15: ("ENABLED", None)}
+    for minutes, (state, rate) in expected.items():
+        params = parameters(template, CrlIndexIntervalMinutes=minutes)
+        assert _value(template, schedule["State"], params) == state
+        expr = _value(template, schedule["Schedule"], params)
+        if rate is not None:
+            assert expr == rate
+        else:
+            assert expr == {"Fn::Sub": "rate(${CrlIndexIntervalMinutes} minutes)"}
+
+
+def test_shared_ocsp_cache_is_opt_in_and_least_privilege(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["SharedOcspCache"]["Default"] == "false"
+    assert "OcspCacheTable" not in deployed(template)
+    found = deployed(template, SharedOcspCache="true")
+    table = found["OcspCacheTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    fn = template["Resources"]["AuthorizerFunction"]["Properties"]
+    on = parameters(template, SharedOcspCache="true")
+    env = fn["Environment"]["Variables"]["OCSP_CACHE_TABLE"]
+    assert _value(template, env, on) == {"Ref": "OcspCacheTable"}
+    assert _value(template, env, parameters(template)) == ""
+    policies = [_value(template, p, on) for p in fn["Policies"]]
+    dynamo = [s for p in policies for s in p["Statement"] if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert len(dynamo) == 1
+    assert sorted(dynamo[0]["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
+    assert dynamo[0]["Resource"] == {"Fn::GetAtt": ["OcspCacheTable", "Arn"]}

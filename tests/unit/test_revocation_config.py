@@ -73,3 +73,40 @@ def test_config_module_does_not_import_the_network_machinery() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_crl_index_section() -> None:
+    cfg = RevocationConfig.from_dict({})
+    assert cfg.crl.index.beside and cfg.crl.index.audit and not cfg.crl.index.urls
+    assert cfg.crl.index.uri_for("s3://b/crls/a.crl") == "s3://b/crls/a.crl.idx"
+    assert cfg.crl.index.uri_for("/opt/a.crl") == "/opt/a.crl.idx"
+    assert cfg.crl.index.uri_for("http://pki.example.com/a.crl") is None  # never guessed over http
+    named = RevocationConfig.from_dict(
+        {"crl": {"index": {"beside": False, "audit": False, "urls": {"http://pki.example.com/a.crl": "s3://b/a.idx"}}}}
+    )
+    index = named.crl.index
+    assert index.uri_for("http://pki.example.com/a.crl") == "s3://b/a.idx"
+    assert index.uri_for("s3://b/crls/a.crl") is None and not index.audit
+
+
+@pytest.mark.parametrize(
+    ("doc", "path"),
+    [
+        ({"crl": {"index": {"bogus": 1}}}, "revocation.crl.index.bogus"),
+        ({"crl": {"index": {"beside": "yes"}}}, "revocation.crl.index.beside"),
+        ({"crl": {"index": {"urls": ["s3://b/a.idx"]}}}, "revocation.crl.index.urls"),
+        (
+            {"crl": {"index": {"urls": {"http://x/a.crl": "ldap://x/a.idx"}}}},
+            "revocation.crl.index.urls.http://x/a.crl",
+        ),
+    ],
+)
+def test_crl_index_errors_name_the_field(doc: dict[str, Any], path: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        RevocationConfig.from_dict(doc)
+    assert err.value.path == path
+
+
+def test_describe_says_when_indexes_are_not_audited() -> None:
+    cfg = RevocationConfig.from_dict({"crl": {"index": {"audit": False, "urls": {"http://x/a.crl": "s3://b/a.idx"}}}})
+    assert "1 named CRL index(es)" in cfg.describe() and "without audit" in cfg.describe()

@@ -21,11 +21,15 @@ import logging
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..dn import DNKey
 from ..reasons import AuthorizerError
 from .crl import CrlError, CrlIndex
+
+if TYPE_CHECKING:
+    from .crl_idx import LoadedIndex
+    from .crl_idx_source import IndexLoader, Offer
 
 V = TypeVar("V")
 log = logging.getLogger(__name__)
@@ -97,6 +101,8 @@ class _Source:
     fetched_at: float = float("-inf")  # monotonic time of the last successful fetch
     attempted_at: float = float("-inf")  # monotonic time of the last attempt
     error: str | None = None
+    #: Set while ``index`` came from a CRL index file (:mod:`.crl_idx_source`).
+    offer: Offer | None = None
 
 
 class CrlSourceCache:
@@ -109,6 +115,8 @@ class CrlSourceCache:
         retry_seconds: float,
         clock: Callable[[], float],
         max_sources: int = 256,
+        indexes: IndexLoader | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.refresh_seconds = refresh_seconds
         self.retry_seconds = retry_seconds
@@ -118,6 +126,12 @@ class CrlSourceCache:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.fetches = 0
+        self.parses = 0  # CRLs parsed (an index load is not one)
+        #: Where CRL indexes come from; None: CRLs only.
+        self.indexes = indexes
+        #: Called when a CRL in use is withdrawn (an index failed its audit): the status cache
+        #: may hold answers made with it.
+        self.on_change = on_change
         #: The newest authentic CRL seen per issuer, scope and signing key: anti-rollback that
         #: outlives the cached CRL's nextUpdate and the source's eviction.
         self.newest = NewestSeen()
@@ -148,6 +162,8 @@ class CrlSourceCache:
             if mono - src.attempted_at < self.retry_seconds:
                 return self._fallback(uri, src)
             src.attempted_at = mono
+            if self._from_index(uri, src, at, fetch, mono):
+                return src.index  # type: ignore[return-value]
             self.fetches += 1
             try:
                 got = fetch(uri, src.etag if src.index else None, src.last_modified if src.index else None)
@@ -155,6 +171,7 @@ class CrlSourceCache:
                     if src.index is None:
                         raise CrlUnavailable(uri, "source answered 'not modified' to an unconditional fetch")
                 else:
+                    self.parses += 1
                     fresh = CrlIndex.from_bytes(got.data, uri)
                     problem = src.index.replacement_problem(fresh, at) if src.index is not None else None
                     for other in list(self._sources.values()):  # the same scope from elsewhere
@@ -167,6 +184,7 @@ class CrlSourceCache:
                         # Keep the current CRL; the validators stay those of the CRL we kept.
                         raise CrlError(f"refused a replacement CRL that {problem}")
                     src.index = fresh
+                    src.offer = None
                 src.etag, src.last_modified = got.etag, got.last_modified
                 src.fetched_at = mono
                 src.error = None
@@ -177,6 +195,45 @@ class CrlSourceCache:
                 src.error = f"internal error fetching the CRL ({type(exc).__name__})"
             self._store(uri, src)
             return self._fallback(uri, src)
+
+    def _from_index(self, uri: str, src: _Source, at: dt.datetime, fetch: FetchFn, mono: float) -> bool:
+        """Use the source's CRL index when it has a usable one (then True)."""
+        if self.indexes is None:
+            return False
+        offer, why = self.indexes.offer(uri, at, fetch, src.index, src.offer)
+        if offer is not None:
+            rollback = self.newest.rollback(offer.loaded.crl)  # the same anti-rollback as a CRL's
+            if rollback is not None:
+                log.warning("CRL index for %s refused: it %s", uri, rollback)
+                offer, why = None, rollback
+        if offer is None:
+            if why and src.offer is not None:
+                src.etag = src.last_modified = None  # the CRL validators are not the index's
+            return False
+        if src.index is not None:
+            self.newest.note(src.index)
+        src.index, src.offer, src.etag, src.last_modified = offer.loaded.crl, offer, None, None
+        src.fetched_at, src.error = mono, None
+        self._store(uri, src)
+        self.indexes.audit(uri, offer.loaded, lambda loaded, crl: self._audit_failed(uri, loaded, crl))
+        return True
+
+    def _audit_failed(self, uri: str, loaded: LoadedIndex, crl: CrlIndex | None) -> None:
+        """An index in use disagrees with its CRL: put the CRL (or nothing) in its place."""
+        with self._guard:
+            lock = self._locks.setdefault(uri, threading.Lock())
+        with lock:
+            src = self._sources.get(uri)
+            if src is None or src.offer is None or src.offer.loaded is not loaded:
+                return
+            src.offer, src.etag, src.last_modified = None, None, None
+            src.index = crl
+            src.fetched_at = self.clock() if crl is not None else float("-inf")
+            src.attempted_at = float("-inf")
+            if crl is not None:
+                self.parses += 1
+        if self.on_change is not None:
+            self.on_change()
 
     @staticmethod
     def _fallback(uri: str, src: _Source) -> CrlIndex:

@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,8 @@ from .urls import cdp_urls, is_http, ocsp_urls, subject_of
 if TYPE_CHECKING:
     from ..sources.blob import Fetchers
     from ..sources.http import HttpClient
+    from .crl_idx_source import IndexLoader
+    from .ocsp_shared import SharedOcspCache
 
 __all__ = ["CertStatus", "RevocationChecker", "RevocationOutcome", "RevocationStatus", "cdp_urls", "ocsp_urls"]
 
@@ -69,8 +71,11 @@ class RevocationChecker:
         static_crls: Sequence[CrlIndex] = (),
         signer_validator: SignerValidator | None = None,
         signer_pool: Sequence[x509.Certificate] | Callable[[], Sequence[x509.Certificate]] = (),
+        shared_ocsp: SharedOcspCache | None = None,
     ) -> None:
         self.config = config
+        #: The fleet's OCSP cache (DynamoDB), read before asking a responder (:mod:`.ocsp_shared`).
+        self.shared_ocsp = shared_ocsp
         #: RFC 5280 6.3.3 (f): validates the path of a CRL signer that is not the certificate's
         #: issuer (``ChainValidator.validate_signer``'s shape); without it such CRLs are unused.
         self._signer_validator = signer_validator
@@ -84,7 +89,11 @@ class RevocationChecker:
         self.skew = dt.timedelta(seconds=config.skew_seconds)
         self.status_cache: StatusCache[CertStatus] = StatusCache(skew=self.skew)
         self.crl_cache = CrlSourceCache(
-            refresh_seconds=config.crl.refresh_seconds, retry_seconds=config.retry_seconds, clock=clock
+            refresh_seconds=config.crl.refresh_seconds,
+            retry_seconds=config.retry_seconds,
+            clock=clock,
+            indexes=self._index_loader(config),
+            on_change=self.status_cache.clear,
         )
         self._static = tuple(f"static:{i.source}" for i in static_crls)
         for index in static_crls:
@@ -92,6 +101,18 @@ class RevocationChecker:
         self._ocsp_failures: dict[str, tuple[float, str]] = {}
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+
+    def _index_loader(self, config: RevocationConfig) -> IndexLoader | None:
+        """CRL indexes (docs/crl-index-format.md) when the policy lets them be used."""
+        idx = config.crl.index
+        if not config.crl.enabled or not (idx.beside or idx.urls):
+            return None
+        from .crl_idx_source import IndexLoader
+
+        def audit_fetch() -> Callable[[str, str | None, str | None], Fetched]:
+            return self._fetch_crl(self.clock() + config.crl.timeout_ms / 1000.0)
+
+        return IndexLoader(idx, self._signer_pool, self.skew, audit_fetch)
 
     # -- construction helpers for the CLI ----------------------------------------------------
 
@@ -215,8 +236,11 @@ class RevocationChecker:
             if time_left is not None:
                 budget = max(0.0, min(budget, time_left))
             deadline = mono + budget
+            prefetched = None
+            if self.shared_ocsp is not None and self.config.order[:1] == ("ocsp",):
+                prefetched = self.shared_ocsp.prefetch([(chain[i], chain[i + 1]) for i in pending])
             pool = self._executor()
-            futures = {i: pool.submit(self._check_one, chain[i:], at, deadline) for i in pending}
+            futures = {i: pool.submit(self._check_one, chain[i:], at, deadline, prefetched) for i in pending}
             done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
             for i, future in futures.items():
                 if future in done:
@@ -236,7 +260,13 @@ class RevocationChecker:
             log.warning("revocation %s: %s", outcome.status.value, outcome.detail)
         return outcome
 
-    def _check_one(self, chain: Sequence[x509.Certificate], at: dt.datetime, deadline: float) -> CertStatus:
+    def _check_one(
+        self,
+        chain: Sequence[x509.Certificate],
+        at: dt.datetime,
+        deadline: float,
+        prefetched: Mapping[str, bytes] | None = None,
+    ) -> CertStatus:
         """``chain[0]``'s status; ``chain`` is the rest of its verified path (issuer, ..., anchor)."""
         cert, issuer = chain[0], chain[1]
         subject, serial = subject_of(cert), format(cert.serial_number, "x")
@@ -244,7 +274,10 @@ class RevocationChecker:
         sources: list[str] = []
         for method in self.config.order:
             try:  # one method failing (a bug, a surprise) must not skip the next one
-                found = self._ocsp(cert, issuer, at, deadline) if method == "ocsp" else self._crl(chain, at, deadline)
+                if method == "ocsp":
+                    found = self._ocsp(cert, issuer, at, deadline, prefetched)
+                else:
+                    found = self._crl(chain, at, deadline)
             except Exception as exc:
                 log.exception("revocation check of %s by %s failed", subject, method)
                 details.append(f"{method}: internal error: {type(exc).__name__}")
@@ -271,57 +304,19 @@ class RevocationChecker:
 
     # -- OCSP ----------------------------------------------------------------------------------
 
-    def _ocsp(self, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, deadline: float) -> _Found:
-        from ..reasons import AuthorizerError as _Err
-        from . import ocsp
+    def _ocsp(
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        at: dt.datetime,
+        deadline: float,
+        prefetched: Mapping[str, bytes] | None = None,
+    ) -> _Found:
+        """The OCSP step (:mod:`.ocsp_step`, imported on first use: a CRL-only policy never loads
+        the OCSP machinery)."""
+        from .ocsp_step import ocsp_step
 
-        cfg = self.config.ocsp
-        urls = [cfg.responder_url] if cfg.responder_url else ocsp_urls(cert)
-        if not urls:
-            return RevocationStatus.UNKNOWN, "none", "no OCSP responder", None
-        url = urls[0]
-        failed = self._ocsp_failures.get(url)
-        mono = self.clock()
-        if failed is not None and mono - failed[0] < self.config.retry_seconds:
-            return RevocationStatus.UNKNOWN, f"ocsp:{url}", f"responder failed recently: {failed[1]}", None
-        timeout = self._remaining(deadline, cfg.timeout_ms)
-        if timeout <= 0:
-            return RevocationStatus.UNKNOWN, f"ocsp:{url}", "no time left in the budget", None
-        nonce = ocsp.new_nonce() if cfg.nonce else None
-        try:
-            resp = self.http.request(
-                url,
-                method="POST",
-                body=ocsp.build_request(cert, issuer, nonce),
-                headers={"Content-Type": ocsp.CONTENT_TYPE, "Accept": "application/ocsp-response"},
-                max_bytes=cfg.max_bytes,
-                timeout=timeout,
-            )
-        except _Err as exc:
-            self._ocsp_failed(url, mono, exc.detail)
-            return RevocationStatus.UNKNOWN, f"ocsp:{url}", exc.detail, None
-        except Exception as exc:  # a surprise: this responder fails, and is not asked again soon
-            self._ocsp_failed(url, mono, f"internal error ({type(exc).__name__})")
-            raise
-        answer = ocsp.evaluate(
-            resp.data,
-            cert,
-            issuer,
-            nonce=nonce,
-            at=at,
-            skew=self.skew,
-            max_age=dt.timedelta(seconds=cfg.max_age_seconds),
-        )
-        if answer.status == RevocationStatus.UNKNOWN:
-            log.warning("OCSP %s for %s: %s", url, subject_of(cert), answer.detail)
-            return answer.status, f"ocsp:{url}", answer.detail, None
-        this_update, valid_until = answer.this_update, answer.valid_until
-        assert this_update is not None and valid_until is not None
-
-        def window(result: CertStatus) -> Cached[CertStatus]:
-            return Cached(replace(result, source=f"cache ({result.source})"), this_update, valid_until)
-
-        return answer.status, f"ocsp:{url}", answer.detail, window
+        return ocsp_step(self, cert, issuer, at, deadline, prefetched)
 
     def _ocsp_failed(self, url: str, mono: float, detail: str) -> None:
         """Remember a failed responder for retry_seconds; bounded (oldest dropped first)."""

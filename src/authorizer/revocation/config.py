@@ -2,9 +2,9 @@
 
 The field names are a contract (see ARCHITECTURE.md): ``scope``, ``on_unknown``, ``prefer``,
 ``ocsp{enabled, responder_url, timeout_ms, nonce}``, ``crl{enabled, urls,
-use_distribution_points}``, ``budget_ms``, ``allowed_hosts``. Every other field is an addition
-with a default, so a minimal ``{"revocation": {}}`` means "check the whole chain, OCSP then CRL,
-deny when unknown".
+use_distribution_points, index{beside, urls, audit}}``, ``budget_ms``, ``allowed_hosts``. Every
+other field is an addition with a default, so a minimal ``{"revocation": {}}`` means "check the
+whole chain, OCSP then CRL, deny when unknown".
 
 Nothing here imports the HTTP or OCSP machinery: a policy without revocation never pays for it.
 """
@@ -107,6 +107,39 @@ class OcspConfig:
 
 
 @dataclass(frozen=True)
+class CrlIndexConfig:
+    """``crl.index``: where CRL indexes are looked for (docs/crl-index-format.md).
+
+    ``beside``: ``<crl>.idx`` next to every ``s3://`` or local CRL source; ``urls``: an index
+    URI per CRL source (any source, http included); ``audit``: check each index a container
+    uses against the CRL it names, in the background.
+    """
+
+    beside: bool = True
+    urls: tuple[tuple[str, str], ...] = ()
+    audit: bool = True
+
+    def uri_for(self, crl_uri: str) -> str | None:
+        for source, index in self.urls:
+            if source == crl_uri:
+                return index
+        if not self.beside or crl_uri.startswith(("static:", "http://", "https://")):
+            return None
+        return crl_uri + ".idx"
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str) -> CrlIndexConfig:
+        d = _obj(data, path)
+        _unknown_keys(d, {"beside", "urls", "audit"}, path)
+        urls = _obj(d.get("urls"), f"{path}.urls")
+        return cls(
+            beside=_bool(d, "beside", True, path),
+            urls=tuple((_crl_source(k, f"{path}.urls"), _crl_source(v, f"{path}.urls.{k}")) for k, v in urls.items()),
+            audit=_bool(d, "audit", True, path),
+        )
+
+
+@dataclass(frozen=True)
 class CrlConfig:
     enabled: bool = True
     urls: tuple[str, ...] = ()
@@ -116,6 +149,8 @@ class CrlConfig:
     #: Revalidate a cached CRL (conditionally: ETag/Last-Modified) at least this often even
     #: before its nextUpdate, so a CRL published early is seen. None: only at nextUpdate.
     refresh_seconds: int | None = 3600
+    #: Indexes of these CRLs (docs/crl-index-format.md).
+    index: CrlIndexConfig = field(default_factory=CrlIndexConfig)
 
 
 @dataclass(frozen=True)
@@ -177,7 +212,7 @@ class RevocationConfig:
         cp = f"{path}.crl"
         c = _obj(data.get("crl"), cp)
         _unknown_keys(
-            c, {"enabled", "urls", "use_distribution_points", "timeout_ms", "max_bytes", "refresh_seconds"}, cp
+            c, {"enabled", "urls", "use_distribution_points", "timeout_ms", "max_bytes", "refresh_seconds", "index"}, cp
         )
         urls = c.get("urls", [])
         if not isinstance(urls, list):
@@ -189,6 +224,7 @@ class RevocationConfig:
             timeout_ms=_req_int(c, "timeout_ms", 2000, cp, maximum=MAX_BUDGET_MS),
             max_bytes=_req_int(c, "max_bytes", 64 * 1024 * 1024, cp),
             refresh_seconds=_pos_int(c, "refresh_seconds", 3600, cp),
+            index=CrlIndexConfig.from_dict(c.get("index"), f"{cp}.index"),
         )
         hosts = data.get("allowed_hosts", [])
         if hosts is None:
@@ -227,6 +263,10 @@ class RevocationConfig:
         extra = []
         if self.crl.enabled and self.crl.urls:
             extra.append(f"{len(self.crl.urls)} configured CRL source(s)")
+        if self.crl.enabled and self.crl.index.urls:
+            extra.append(f"{len(self.crl.index.urls)} named CRL index(es)")
+        if self.crl.enabled and (self.crl.index.beside or self.crl.index.urls) and not self.crl.index.audit:
+            extra.append("CRL indexes trusted without audit")
         if self.require_crl_coverage:
             extra.append("every certificate must be covered by a CRL")
         if self.allowed_hosts:

@@ -1,0 +1,181 @@
+"""Where the CRL source cache gets an index instead of a CRL, and how it keeps indexes honest.
+
+For a CRL source with an index (named by the policy's ``crl.index.urls``, or ``<crl>.idx``
+beside an ``s3://`` or local CRL), a refresh first fetches the index (conditionally, by ETag)
+and uses it only when:
+
+* it reads as an index of format version 1 whose header agrees with the CRL shell it carries;
+* it is current (``thisUpdate``/``nextUpdate`` with the skew, as for a CRL);
+* its issuer is a truststore CA and that CA's key verifies the CRL signature it carries;
+* it does not go backwards from what the source holds (cRLNumber, thisUpdate, signing key);
+* this container has not caught it lying before (see the audit below).
+
+Otherwise the source reads the CRL itself, as it always did; an index is never required.
+
+The audit (``crl.index.audit``, on by default): an index carries no signature of its own, so the
+first time a container uses an index it fetches the CRL the index names in the background
+and checks the index against it entry by entry (:func:`.crl_idx_write.audit_problem`); any
+difference (tampered, or the CRL has
+moved on since) blacklists that index in this container and puts the CRL itself in its place.
+docs/crl-index-format.md ("Trust") says what this does and does not protect against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from ..reasons import AuthorizerError
+from .config import CrlIndexConfig as IndexSettings
+from .crl import CrlError, CrlIndex
+from .crl_idx import LoadedIndex, issuing_ca, load_index
+
+log = logging.getLogger(__name__)
+
+#: ``fetch(uri, etag, last_modified)``, as :data:`.cache.FetchFn` (not imported: no cycle).
+Fetch = Callable[[str, str | None, str | None], object]
+
+
+@dataclass
+class Offer:
+    """An index accepted for a source: the parsed CRL it stands for and its validators."""
+
+    loaded: LoadedIndex
+    etag: str | None
+
+
+class IndexLoader:
+    """Fetches, checks and audits indexes for :class:`.cache.CrlSourceCache`."""
+
+    def __init__(
+        self,
+        settings: IndexSettings,
+        pool: Callable[[], Sequence[x509.Certificate]],
+        skew: dt.timedelta,
+        audit_fetch: Callable[[], Callable[[str, str | None, str | None], object]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.skew = skew
+        self.audit_fetch = audit_fetch
+        #: SHA-256 of indexes this container caught disagreeing with their CRL.
+        self.refused: set[bytes] = set()
+        #: Indexes audited or being audited (by identity: hashing 24 MiB is for the audit thread).
+        self.audited: weakref.WeakSet[LoadedIndex] = weakref.WeakSet()
+        self.loads = 0  # index files read (not counting "not modified")
+        self.audit_parses = 0
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def offer(
+        self,
+        crl_uri: str,
+        at: dt.datetime,
+        fetch: Callable[[str, str | None, str | None], object],
+        held: CrlIndex | None,
+        held_index: Offer | None,
+    ) -> tuple[Offer | None, str | None]:
+        """``(index to use, why not)`` for ``crl_uri``: None with a reason when the CRL must be read."""
+        idx_uri = self.settings.uri_for(crl_uri)
+        if idx_uri is None:
+            return None, None
+        try:
+            got = fetch(idx_uri, held_index.etag if held_index else None, None)
+        except AuthorizerError as exc:
+            return None, f"index {idx_uri}: {exc.detail}"
+        data: bytes | None = getattr(got, "data", None)
+        etag: str | None = getattr(got, "etag", None)
+        if data is None:
+            if held_index is None:
+                return None, f"index {idx_uri}: 'not modified' to an unconditional fetch"
+            loaded = held_index.loaded
+        else:
+            try:
+                loaded = load_index(data, idx_uri)
+            except Exception as exc:  # CrlError, or a reader bug: either way not this index
+                return None, f"index {idx_uri}: {exc}"
+            self.loads += 1
+        why = self._problem(loaded, at, held if held is not loaded.crl else None)
+        if why:
+            log.warning("CRL index %s refused: %s", idx_uri, why)
+            return None, f"index {idx_uri}: {why}"
+        return Offer(loaded, etag), None
+
+    def _problem(self, loaded: LoadedIndex, at: dt.datetime, held: CrlIndex | None) -> str | None:
+        crl = loaded.crl
+        if self.refused and loaded.sha256 in self.refused:  # hashed only once something was refused
+            return "this index was found not to match its CRL"
+        why = crl.is_current(at, self.skew)
+        if why:
+            return why.replace("CRL ", "index ", 1)
+        if issuing_ca(crl, self.pool()) is None:
+            return "issuer is not a truststore CA whose key verifies the CRL signature it carries"
+        if held is not None:
+            if held.number is not None and (crl.number is None or crl.number < held.number):
+                return f"CRL number {crl.number} is lower than the {held.number} held"
+            problem = held.replacement_problem(crl, at)
+            if problem:
+                return problem
+        return None
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def audit(self, crl_uri: str, loaded: LoadedIndex, on_fail: Callable[[LoadedIndex, CrlIndex | None], None]) -> None:
+        """Check ``loaded`` against the CRL at ``crl_uri`` in the background (once per index
+        per container); ``on_fail(loaded, crl)`` when they disagree (``crl``: the CRL parsed,
+        when it could be)."""
+        if not self.settings.audit or self.audit_fetch is None:
+            return
+        with self._lock:
+            if loaded in self.audited:
+                return
+            self.audited.add(loaded)
+            self._threads = [t for t in self._threads if t.is_alive()]
+            thread = threading.Thread(
+                target=self._audit, args=(crl_uri, loaded, on_fail), name=f"audit {crl_uri[:60]}", daemon=True
+            )
+            self._threads.append(thread)
+        thread.start()
+
+    def _audit(
+        self, crl_uri: str, loaded: LoadedIndex, on_fail: Callable[[LoadedIndex, CrlIndex | None], None]
+    ) -> None:
+        from .crl_idx_write import audit_problem
+
+        assert self.audit_fetch is not None
+        try:
+            got = self.audit_fetch()(crl_uri, None, None)
+            data: bytes | None = getattr(got, "data", None)
+            if data is None:
+                raise CrlError("no CRL to audit against")
+        except (AuthorizerError, CrlError) as exc:
+            with self._lock:
+                self.audited.discard(loaded)  # try again on the next load
+            log.warning("CRL index audit of %s postponed: %s", crl_uri, getattr(exc, "detail", exc))
+            return
+        self.audit_parses += 1
+        try:
+            why = audit_problem(data, loaded)
+        except Exception as exc:  # a bug must not leave an unaudited index trusted: fail closed
+            why = f"audit failed: {type(exc).__name__}: {exc}"
+        if why is None:
+            return
+        try:
+            crl: CrlIndex | None = CrlIndex.from_bytes(data, crl_uri)  # what replaces the index
+        except CrlError:
+            crl = None
+        log.error("CRL index for %s refused after audit: %s", crl_uri, why)
+        with self._lock:
+            self.refused.add(loaded.sha256)
+        on_fail(loaded, crl)
+
+    def wait_audits(self, timeout: float) -> None:
+        """Wait for the running audits (tests and the benchmark)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
