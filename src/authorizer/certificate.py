@@ -140,6 +140,8 @@ def parse_pem_certificate(pem: str | bytes, *, max_bytes: int = MAX_PEM_BYTES) -
         cert = x509.load_pem_x509_certificate(data)
     except PARSE_ERRORS as exc:
         raise AuthorizerError(Reason.CERT_MALFORMED, f"clientCertPem does not parse: {_short(exc)}") from None
+    # The block's own DER when the PEM is one plain block (the bytes cryptography parsed, since
+    # both decoders read the same base64 text); otherwise checked_certificate re-encodes.
     der = _single_block_der(data)
     if der is None or not der.endswith(cert.signature):
         der = None
