@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..certificate import ClientCertificate, parse_pem_certificate
 from ..dn import DNKey
@@ -29,15 +28,11 @@ from .builder import MAX_DEPTH, Pool, Search, only_path_above
 from .facts import CertFacts, MalformedCertificate, facts_of
 from .names import MAX_COMPARISONS
 from .policies import PolicyInputs
-from .rules import MAX_CHAIN_LENGTH, EkuMode, algorithm_problem, key_kind, name_of, outside_window, signature_valid
-from .state import PathValidationError, WorkingState, finish, process_ca, start
+from .product import client_rules, self_signed, self_signed_error
+from .rules import MAX_CHAIN_LENGTH, EkuMode, algorithm_problem, key_kind, name_of, outside_window
+from .state import WorkingState, finish, process_ca, start
 from .truststore import TrustStore
 
-_ANY_EKU = "2.5.29.37.0"
-_EKU_OID = {
-    EkuMode.CLIENT_AUTH: ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string,
-    EkuMode.SERVER_AUTH: ExtendedKeyUsageOID.SERVER_AUTH.dotted_string,
-}
 _MEMO_SIZE = 1024
 
 
@@ -222,8 +217,8 @@ class ChainValidator:
                 errors.append((len(candidate), exc))
         if errors:
             raise min(errors, key=lambda e: e[0])[1]
-        if client and _self_signed(leaf):
-            raise _self_signed_error(leaf.cert)
+        if client and self_signed(leaf):
+            raise self_signed_error(leaf.cert)
         issuer = name_of_issuer(leaf.cert)
         if not search.named:
             raise AuthorizerError(Reason.ISSUER_NOT_FOUND, f"no certificate in the truststore is named '{issuer}'")
@@ -270,7 +265,7 @@ class ChainValidator:
         leaf = path[0]
         policies = finish(part.state, leaf, self.policies, [MAX_COMPARISONS])
         if client:
-            self._client_rules(path)
+            client_rules(path, self.eku, self._pool.keys.get(id(path[1].cert)))
         return VerifiedPath(
             holder or ClientCertificate(leaf.cert),
             (leaf.cert, *part.chain),
@@ -321,42 +316,6 @@ class ChainValidator:
         for ca in reversed(cas[:-1]):
             state = process_ca(state, ca, budget)
         return state
-
-    def _client_rules(self, path: list[CertFacts]) -> None:
-        """The product's rules on a client certificate and the CAs' EKU (OpenSSL's EKU chaining)."""
-        leaf = path[0]
-        key = self._pool.keys.get(id(path[1].cert))
-        if (key is None or leaf.cert.public_key() == key[0]) and _self_signed(leaf):
-            # The leaf verified under its issuer's key: it is self-signed only if that is its own.
-            raise _self_signed_error(leaf.cert)
-        if leaf.ca:
-            raise PathValidationError(
-                "basic constraints", name_of(leaf.cert), f"{name_of(leaf.cert)} is a CA certificate, not a client"
-            )
-        wanted = _EKU_OID.get(self.eku)
-        if wanted is None:
-            return
-        if leaf.eku is not None and wanted not in leaf.eku and _ANY_EKU not in leaf.eku:
-            raise PathValidationError(
-                "extended key usage", name_of(leaf.cert), f"{name_of(leaf.cert)} does not allow {self.eku.value}"
-            )
-        for ca in path[1:]:
-            if ca.eku is not None and wanted not in ca.eku and _ANY_EKU not in ca.eku:
-                raise PathValidationError(
-                    "extended key usage",
-                    name_of(ca.cert),
-                    f"CA {name_of(ca.cert)} restricts its EKU and does not allow {self.eku.value}",
-                )
-
-
-def _self_signed(facts: CertFacts) -> bool:
-    return facts.self_issued and signature_valid(facts.cert, facts.cert.public_key())
-
-
-def _self_signed_error(cert: x509.Certificate) -> AuthorizerError:
-    return AuthorizerError(
-        Reason.SELF_SIGNED, f"{name_of(cert)} is self-signed; a client certificate must be CA-issued"
-    )
 
 
 def _leaf_facts(cert: x509.Certificate, *, check_encoding: bool = True) -> CertFacts:
