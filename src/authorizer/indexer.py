@@ -152,6 +152,14 @@ class Indexer:
         except AuthorizerError as exc:
             log.error("CRL %s: %s", crl_uri, exc.detail)
             return Result(crl_uri, index_uri, "failed", exc.detail)
+        except Exception as exc:  # a bug or a surprise on this CRL: the others still run
+            log.exception("CRL %s: indexing failed", crl_uri)
+            detail = f"internal error: {type(exc).__name__}: {exc}"
+            try:  # an index left there would describe a CRL that is no longer the one beside it
+                self.objects.delete(index_uri)
+            except Exception as again:
+                detail += f"; the stale index could not be deleted: {type(again).__name__}"
+            return Result(crl_uri, index_uri, "failed", detail)
 
     def _previous(self, index_uri: str) -> tuple[Header | None, str | None]:
         """The current index's header and ETag (``(None, None)``: there is none)."""

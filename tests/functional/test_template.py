@@ -8,6 +8,7 @@ layer is built for.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import os
@@ -534,7 +535,11 @@ def test_only_the_indexer_may_write_indexes_in_the_stack_bucket(template: dict[s
     statements = template["Resources"]["PolicyDocumentBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     deny = next(s for s in statements if s.get("Sid") == "OnlyTheIndexerWritesCrlIndexes")
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
-    assert sorted(deny["Action"]) == ["s3:DeleteObject", "s3:PutObject"]
+    # Wildcards: every PutObject and DeleteObject variant, DeleteObjectVersion included (deleting
+    # the current version of a versioned index object puts an older index back).
+    assert sorted(deny["Action"]) == ["s3:DeleteObject*", "s3:PutObject*"]
+    for action in ("s3:PutObject", "s3:PutObjectAcl", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+        assert any(fnmatch.fnmatchcase(action, pattern) for pattern in deny["Action"]), action
     assert "${CrlPrefix}*.idx" in json.dumps(deny["Resource"])
     assert deny["Condition"] == {
         "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["CrlIndexerFunctionRole", "Arn"]}}

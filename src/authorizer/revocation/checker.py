@@ -221,6 +221,7 @@ class RevocationChecker:
         if count <= 0:
             return RevocationOutcome(RevocationStatus.GOOD, ())
         mono = self.clock()
+        generation = self.status_cache.generation  # read before any CRL is looked at
         results: list[CertStatus | None] = [None] * count
         pending: list[int] = []
         get = self.status_cache.get
@@ -240,7 +241,9 @@ class RevocationChecker:
             if self.shared_ocsp is not None and self.config.order[:1] == ("ocsp",):
                 prefetched = self.shared_ocsp.prefetch([(chain[i], chain[i + 1]) for i in pending])
             pool = self._executor()
-            futures = {i: pool.submit(self._check_one, chain[i:], at, deadline, prefetched) for i in pending}
+            futures = {
+                i: pool.submit(self._check_one, chain[i:], at, deadline, prefetched, generation) for i in pending
+            }
             done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
             for i, future in futures.items():
                 if future in done:
@@ -266,6 +269,7 @@ class RevocationChecker:
         at: dt.datetime,
         deadline: float,
         prefetched: Mapping[str, bytes] | None = None,
+        generation: int | None = None,
     ) -> CertStatus:
         """``chain[0]``'s status; ``chain`` is the rest of its verified path (issuer, ..., anchor)."""
         cert, issuer = chain[0], chain[1]
@@ -286,7 +290,7 @@ class RevocationChecker:
             if status != RevocationStatus.UNKNOWN:
                 result = CertStatus(subject, serial, status, source, detail)
                 if window is not None:
-                    self.status_cache.put((cert, chain[-1]), window(result))
+                    self.status_cache.put((cert, chain[-1]), window(result), generation)
                 return result
             details.append(f"{method}: {detail}")
             if source not in ("none", *sources):

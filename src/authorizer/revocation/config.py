@@ -89,6 +89,16 @@ def _crl_source(value: Any, path: str) -> str:
     return value
 
 
+def _index_source(value: Any, path: str) -> str:
+    """An index location: s3:// or a local file only. An index is read with no TLS-level or
+    signature-level trust of its own from the transport; over plain http anybody on the path
+    could swap it (docs/crl-index-format.md, "Trust")."""
+    where = _crl_source(value, path)
+    if where.lower().startswith(("http://", "https://")):
+        raise ConfigError(path, "a CRL index is read from s3:// or a local file only")
+    return where
+
+
 def _host(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip() or "/" in value or "@" in value:
         raise ConfigError(path, "expected a host name or host:port")
@@ -111,7 +121,7 @@ class CrlIndexConfig:
     """``crl.index``: where CRL indexes are looked for (docs/crl-index-format.md).
 
     ``beside``: ``<crl>.idx`` next to every ``s3://`` or local CRL source; ``urls``: an index
-    URI per CRL source (any source, http included); ``audit``: check each index a container
+    URI (``s3://`` or a local file) per CRL source (of any kind, http included); ``audit``: check each index a container
     uses against the CRL it names, in the background.
     """
 
@@ -134,7 +144,7 @@ class CrlIndexConfig:
         urls = _obj(d.get("urls"), f"{path}.urls")
         return cls(
             beside=_bool(d, "beside", True, path),
-            urls=tuple((_crl_source(k, f"{path}.urls"), _crl_source(v, f"{path}.urls.{k}")) for k, v in urls.items()),
+            urls=tuple((_crl_source(k, f"{path}.urls"), _index_source(v, f"{path}.urls.{k}")) for k, v in urls.items()),
             audit=_bool(d, "audit", True, path),
         )
 

@@ -97,6 +97,8 @@ class Header:
             raise IndexError_("not a CRL index (bad magic)")
         if f[1] != VERSION:
             raise IndexError_(f"CRL index format version {f[1]} is not supported (this reader: {VERSION})")
+        if f[4] != 0 or f[2] & ~(FLAG_DELTA | FLAG_INDIRECT):
+            raise IndexError_("CRL index header has reserved bits set")
         nl, bl, kl, dl = f[8], f[10], f[13], f[16]
         if nl > 20 or bl > 20 or kl > 32 or dl > 64:
             raise IndexError_("malformed CRL index header")
@@ -244,6 +246,8 @@ def _check_header(header: Header, base: CrlIndex, shell: bytes) -> None:
         problems.append("nextUpdate")
     if header.number != base.number or header.base_number != base.base_number or header.delta != base.delta:
         problems.append("CRL number")
+    if bool(header.flags & FLAG_INDIRECT) != bool(base.idp is not None and base.idp.indirect_crl):
+        problems.append("indirect flag")
     issuer_der = load_crl(shell).issuer.public_bytes()
     if header.issuer_hash != hashlib.sha256(issuer_der).digest():
         problems.append("issuer")

@@ -68,6 +68,8 @@ class IndexLoader:
         self.refused: set[bytes] = set()
         #: Indexes audited or being audited (by identity: hashing 24 MiB is for the audit thread).
         self.audited: weakref.WeakSet[LoadedIndex] = weakref.WeakSet()
+        #: Indexes proven to be what they claim (audit passed): only these count for anti-rollback.
+        self.passed: weakref.WeakSet[LoadedIndex] = weakref.WeakSet()
         self.loads = 0  # index files read (not counting "not modified")
         self.audit_parses = 0
         self._threads: list[threading.Thread] = []
@@ -165,15 +167,20 @@ class IndexLoader:
         except Exception as exc:  # a bug must not leave an unaudited index trusted: fail closed
             why = f"audit failed: {type(exc).__name__}: {exc}"
         if why is None:
+            with self._lock:
+                self.passed.add(loaded)
             return
-        try:
-            crl: CrlIndex | None = CrlIndex.from_bytes(data, crl_uri)  # what replaces the index
-        except CrlError:
-            crl = None
+        crl = None  # the CRL is read again by the CRL path, with its replacement checks
         log.error("CRL index for %s refused after audit: %s", crl_uri, why)
         with self._lock:
             self.refused.add(loaded.sha256)
         on_fail(loaded, crl)
+
+    def vouched(self, loaded: LoadedIndex) -> bool:
+        """Whether ``loaded`` proved itself, so that it may serve as a mark against rollback."""
+        if not self.settings.audit or self.audit_fetch is None:
+            return True  # the operator turned the audit off: indexes are taken as they come
+        return loaded in self.passed
 
     def wait_audits(self, timeout: float) -> None:
         """Wait for the running audits (tests and the benchmark)."""

@@ -26,6 +26,7 @@ from .crl_idx import (
     FLAG_DELTA,
     FLAG_INDIRECT,
     HEADER,
+    MAX_KEY_WIDTH,
     NO_REASON,
     REMOVE_FROM_CRL,
     Header,
@@ -123,6 +124,10 @@ def encode_index(data: bytes, crl: CrlIndex) -> bytes:
     with_reasons = _REASON_OID in tbs
     entries: list[tuple[int, int, int, int]] = []
     for entry in parsed:
+        if entry.serial_number <= 0 or entry.serial_number.bit_length() > 8 * MAX_KEY_WIDTH:
+            # Path validation admits such serials (PKITS 4.4.14); the table's unsigned keys cannot
+            # hold them, so the CRL is read as it is instead of being indexed wrongly.
+            raise IndexRefused(f"serial {entry.serial_number:x} is not a positive integer of at most 32 octets")
         when = int(entry.revocation_date_utc.timestamp())
         if not 0 <= when < 1 << 32:
             raise IndexRefused("revocation time outside what the index can hold")

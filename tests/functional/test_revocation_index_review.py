@@ -1,0 +1,203 @@
+"""Regressions from the hostile review of CRL indexes (reproducers r1..r5): negative and over-wide
+serials, an index that is not proven yet used as an anti-rollback mark, the status cache clear
+racing a decision, http index locations, reserved header bits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from moto import mock_aws
+
+from authorizer.devpki import _sign_tbs, make_crl
+from authorizer.indexer import Indexer
+from authorizer.reasons import ConfigError
+from authorizer.revocation.cache import Cached, StatusCache
+from authorizer.revocation.config import RevocationConfig
+from authorizer.revocation.crl import CrlIndex
+from authorizer.revocation.crl_idx import HEADER, Header, IndexError_, load_index
+from authorizer.revocation.crl_idx_write import IndexRefused, build_index, encode_index
+from authorizer.revocation.der import encode_tlv, read_header
+from authorizer.revocation.status import RevocationStatus
+from authorizer.sources.blob import Fetchers, S3Fetcher
+from authorizer.sources.s3_write import S3Objects
+from tests.functional.test_revocation_index import (
+    BUCKET,
+    CRL_KEY,
+    DAY,
+    Clock,
+    checker,
+    crl_der,
+    publish,
+)
+from tests.pki import CA, NOW
+
+Pki = tuple[CA, CA, x509.Certificate]
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture(scope="module")
+def pki() -> Pki:
+    root = CA.root("Review Root")
+    issuing = root.intermediate("Review Issuing")
+    return root, issuing, issuing.issue("CN=review leaf", serial=0x1D1D).cert
+
+
+def signed_parts(der: bytes) -> tuple[bytes, bytes, bytes]:
+    """``(tbs, signatureAlgorithm, signatureValue)`` TLVs of a CRL or certificate."""
+    _, pos, end = read_header(der, 0)
+    _, _, tbs_end = read_header(der, pos)
+    _, _, alg_end = read_header(der, tbs_end)
+    return der[pos:tbs_end], der[tbs_end:alg_end], der[alg_end:end]
+
+
+def forged_index(
+    ca: CA, lifted_from: bytes, *, this_update: dt.datetime, next_update: dt.datetime, number: int
+) -> bytes:
+    """The review's F1 forgery: an index with no entries whose CRL shell says what the attacker
+    likes, carrying a genuine signature of the CA lifted from another object (here a certificate
+    the CA issued) and that object's TBS digest in the header."""
+    tbs, alg, sig = signed_parts(lifted_from)
+    junk = ec.generate_private_key(ec.SECP256R1())
+    mine = (
+        x509.CertificateRevocationListBuilder(
+            issuer_name=ca.cert.subject,
+            last_update=this_update,
+            next_update=next_update,
+            extensions=[x509.Extension(x509.CRLNumber.oid, False, x509.CRLNumber(number))],
+        )
+        .sign(junk, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+    mtbs, malg, _ = signed_parts(mine)
+    assert malg == alg
+    spliced = encode_tlv(0x30, mtbs + alg + sig)
+    crl = CrlIndex.from_bytes(spliced, "forged")
+    crl = replace(crl, _signed=replace(crl._signed, digest=hashlib.sha256(tbs).digest()))
+    return encode_index(spliced, crl)
+
+
+def negative_serial_crl(issuing: CA, *extra: int) -> bytes:
+    """A CRL listing serial -0x62e3 (DER 02 02 9d 1d) and ``extra``, signed by ``issuing``."""
+    template = make_crl(issuing, (0x1D1D, *extra), this_update=NOW - DAY, next_update=NOW + DAY)
+    tbs, _, _ = signed_parts(template.public_bytes(serialization.Encoding.DER))
+    _, pos, _ = read_header(tbs, 0)
+    content = tbs[pos:].replace(b"\x02\x02\x1d\x1d", b"\x02\x02\x9d\x1d", 1)
+    return _sign_tbs(content, issuing.key, None, template)
+
+
+# --------------------------------------------------------------------------- F2
+
+
+@pytest.mark.parametrize("extra", [(), (2**70,)])
+def test_the_writer_refuses_serials_the_table_cannot_hold(pki: Pki, extra: tuple[int, ...]) -> None:
+    root, issuing, _ = pki
+    data = negative_serial_crl(issuing, *extra)
+    assert -0x62E3 in CrlIndex.from_bytes(data, "c").serials  # the CRL itself says REVOKED
+    with pytest.raises(IndexRefused, match="not a positive integer of at most 32 octets"):
+        build_index(data, "c", [root.cert, issuing.cert], NOW)
+
+
+def test_the_indexer_refuses_such_a_crl_and_deletes_the_stale_index(s3: Any, pki: Pki) -> None:
+    root, issuing, _ = pki
+    pool = [root.cert, issuing.cert]
+    publish(s3, issuing, pool, crl_der(issuing, (), number=1))
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY, Body=negative_serial_crl(issuing, 2**70))
+    indexer = Indexer(
+        f"s3://{BUCKET}/crls/",
+        None,
+        f"s3://{BUCKET}/truststore.pem",
+        fetchers=Fetchers(s3=S3Fetcher(client_factory=lambda: s3)),
+        objects=S3Objects(lambda: s3),
+        clock=lambda: NOW,
+    )
+    result = indexer.on_object(BUCKET, CRL_KEY)
+    assert result.outcome == "refused" and "positive integer" in result.detail
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=CRL_KEY + ".idx")
+
+
+# --------------------------------------------------------------------------- F3
+
+
+def test_a_forged_index_is_no_anti_rollback_mark(s3: Any, pki: Pki) -> None:
+    """After the forged index (huge cRLNumber) is removed, the genuine index and CRL are used
+    again: the forgery never became the mark they are compared with."""
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    chain = [leaf, issuing.cert, root.cert]
+    genuine = crl_der(issuing, (leaf.serial_number,), number=7)
+    publish(s3, issuing, pool, genuine)
+    genuine_idx = s3.get_object(Bucket=BUCKET, Key=CRL_KEY + ".idx")["Body"].read()
+    forged = forged_index(
+        issuing,
+        leaf.public_bytes(serialization.Encoding.DER),
+        this_update=NOW - dt.timedelta(minutes=1),
+        next_update=NOW + 365 * DAY,
+        number=2**100,
+    )
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=forged)
+    s3.delete_object(Bucket=BUCKET, Key=CRL_KEY)
+    clock = Clock()
+    chk = checker(s3, clock, pool)
+    chk.check(chain, NOW)
+    assert chk.crl_cache.indexes is not None
+    chk.crl_cache.indexes.wait_audits(10)
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY, Body=genuine)
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=genuine_idx)
+    clock.t += 61
+    chk.status_cache.clear()
+    out = chk.check(chain, NOW + dt.timedelta(minutes=1))
+    assert out.status is RevocationStatus.REVOKED, out.certs[0].detail
+
+
+# --------------------------------------------------------------------------- F6
+
+
+def test_a_decision_started_before_a_clear_is_not_cached_after_it() -> None:
+    cache: StatusCache[str] = StatusCache()
+    before = cache.generation
+    cache.clear()  # an audit withdrew the CRL the decision used
+    cache.put("k", Cached("GOOD", NOW - DAY, NOW + DAY), before)
+    assert cache.get("k", NOW, 0.0) is None
+    cache.put("k", Cached("GOOD", NOW - DAY, NOW + DAY), cache.generation)
+    assert cache.get("k", NOW, 0.0) == "GOOD"
+
+
+# --------------------------------------------------------------------------- policy and header
+
+
+@pytest.mark.parametrize("where", ["http://pki.example/ca.crl.idx", "https://pki.example/ca.crl.idx"])
+def test_an_index_is_never_read_over_http(where: str) -> None:
+    doc = {"crl": {"urls": ["http://pki.example/ca.crl"], "index": {"urls": {"http://pki.example/ca.crl": where}}}}
+    with pytest.raises(ConfigError, match="s3:// or a local file only"):
+        RevocationConfig.from_dict(doc)
+
+
+@pytest.mark.parametrize(
+    ("offset", "value", "message"), [(14, 1, "reserved"), (10, 4, "reserved"), (10, 2, "indirect")]
+)
+def test_reserved_and_flag_bits_are_checked(pki: Pki, offset: int, value: int, message: str) -> None:
+    root, issuing, _ = pki
+    index = bytearray(build_index(crl_der(issuing), "c", [root.cert, issuing.cert], NOW))
+    assert Header.unpack(bytes(index)).flags == 0 and HEADER.size > offset
+    index[offset : offset + 2] = value.to_bytes(2, "big")
+    with pytest.raises(IndexError_, match=message):
+        load_index(bytes(index), "c.idx")
