@@ -4,6 +4,7 @@ racing a decision, http index locations, reserved header bits."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import boto3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto import mock_aws
 
 from authorizer.devpki import _sign_tbs, make_crl
@@ -24,10 +25,12 @@ from authorizer.revocation.cache import Cached, StatusCache
 from authorizer.revocation.config import RevocationConfig
 from authorizer.revocation.crl import CrlIndex
 from authorizer.revocation.crl_idx import HEADER, Header, IndexError_, load_index
+from authorizer.revocation.crl_idx_sig import LocalSigner
 from authorizer.revocation.crl_idx_write import IndexRefused, build_index, encode_index
 from authorizer.revocation.der import encode_tlv, read_header
 from authorizer.revocation.status import RevocationStatus
 from authorizer.sources.blob import Fetchers, S3Fetcher
+from authorizer.sources.kms import KmsPublicKey, KmsSigner
 from authorizer.sources.s3_write import S3Objects
 from tests.functional.test_revocation_index import (
     BUCKET,
@@ -38,6 +41,7 @@ from tests.functional.test_revocation_index import (
     crl_der,
     publish,
 )
+from tests.index_keys import ATTACKER, SIGNER, signed
 from tests.pki import CA, NOW
 
 Pki = tuple[CA, CA, x509.Certificate]
@@ -128,6 +132,7 @@ def test_the_indexer_refuses_such_a_crl_and_deletes_the_stale_index(s3: Any, pki
         fetchers=Fetchers(s3=S3Fetcher(client_factory=lambda: s3)),
         objects=S3Objects(lambda: s3),
         clock=lambda: NOW,
+        signer=SIGNER,
     )
     result = indexer.on_object(BUCKET, CRL_KEY)
     assert result.outcome == "refused" and "positive integer" in result.detail
@@ -153,11 +158,11 @@ def test_a_forged_index_is_no_anti_rollback_mark(s3: Any, pki: Pki) -> None:
         next_update=NOW + 365 * DAY,
         number=2**100,
     )
-    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=forged)
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=signed(forged, ATTACKER))
     s3.delete_object(Bucket=BUCKET, Key=CRL_KEY)
     clock = Clock()
     chk = checker(s3, clock, pool)
-    chk.check(chain, NOW)
+    assert chk.check(chain, NOW).status is RevocationStatus.UNKNOWN  # no CRL, and the index is refused
     assert chk.crl_cache.indexes is not None
     chk.crl_cache.indexes.wait_audits(10)
     s3.put_object(Bucket=BUCKET, Key=CRL_KEY, Body=genuine)
@@ -201,3 +206,123 @@ def test_reserved_and_flag_bits_are_checked(pki: Pki, offset: int, value: int, m
     index[offset : offset + 2] = value.to_bytes(2, "big")
     with pytest.raises(IndexError_, match=message):
         load_index(bytes(index), "c.idx")
+
+
+# --------------------------------------------------------------------------- F1
+
+
+def _forged(issuing: CA, leaf: x509.Certificate) -> bytes:
+    return forged_index(
+        issuing,
+        leaf.public_bytes(serialization.Encoding.DER),
+        this_update=NOW - DAY,
+        next_update=NOW + 36500 * DAY,
+        number=2**159 - 1,
+    )
+
+
+@pytest.mark.parametrize("signer", [None, ATTACKER])
+@pytest.mark.parametrize("crl_deleted", [False, True])
+def test_a_forged_shell_never_makes_a_revoked_leaf_good(
+    s3: Any, pki: Pki, signer: LocalSigner | None, crl_deleted: bool
+) -> None:
+    """The review's F1 reproducer: the forged index is refused (unsigned, or not signed by the
+    index key) and the CRL decides: REVOKED while it is there, UNKNOWN once it is deleted."""
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    publish(s3, issuing, pool, crl_der(issuing, (leaf.serial_number,), number=7))
+    forged = _forged(issuing, leaf)
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=forged if signer is None else signed(forged, signer))
+    if crl_deleted:
+        s3.delete_object(Bucket=BUCKET, Key=CRL_KEY)
+    clock = Clock()
+    chk = checker(s3, clock, pool)
+    for step in range(3):
+        out = chk.check([leaf, issuing.cert, root.cert], NOW + step * DAY / 4)
+        want = RevocationStatus.UNKNOWN if crl_deleted else RevocationStatus.REVOKED
+        assert out.status is want, out.certs[0].detail
+        assert chk.crl_cache.indexes is not None and chk.crl_cache.indexes.loads <= step + 1
+        clock.t += 61
+        chk.status_cache.clear()
+
+
+def test_the_indexer_replaces_an_index_it_did_not_sign(s3: Any, pki: Pki) -> None:
+    """A forged index claiming a huge cRLNumber does not make the indexer refuse the genuine CRL."""
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=signed(_forged(issuing, leaf), ATTACKER))
+    publish(s3, issuing, pool, crl_der(issuing, (leaf.serial_number,), number=7))  # asserts "written"
+    chk = checker(s3, Clock(), pool, audit=False)
+    assert chk.check([leaf, issuing.cert, root.cert], NOW).status is RevocationStatus.REVOKED
+    assert chk.crl_cache.parses == 0  # the new, genuine index
+
+
+def test_a_signed_newer_index_keeps_an_older_crl_out(s3: Any, pki: Pki) -> None:
+    """F5: the CRL object is put back to an older (still current) CRL; the audit refuses the
+    index, and the older CRL is then refused as a rollback against the verified index: UNKNOWN,
+    never the older CRL's GOOD."""
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    chain = [leaf, issuing.cert, root.cert]
+    publish(s3, issuing, pool, crl_der(issuing, (leaf.serial_number,), number=5))
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY, Body=crl_der(issuing, (), number=4, at=NOW - dt.timedelta(hours=6)))
+    clock = Clock()
+    chk = checker(s3, clock, pool)
+    assert chk.check(chain, NOW).status is RevocationStatus.REVOKED
+    assert chk.crl_cache.indexes is not None
+    chk.crl_cache.indexes.wait_audits(10)
+    assert chk.crl_cache.indexes.refused
+    for _ in range(2):
+        out = chk.check(chain, NOW)
+        assert out.status is not RevocationStatus.GOOD, out.certs[0].detail
+        clock.t += 61
+
+
+# --------------------------------------------------------------------------- the key from KMS
+
+
+def test_kms_signed_indexes_end_to_end(s3: Any, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The indexer signs with KMS (moto), the authorizer fetches the public key once by the key id
+    in CRL_INDEX_KEY_ID and uses the index; an unknown key id means the CRL is read."""
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    publish(s3, issuing, pool, crl_der(issuing, (leaf.serial_number,)), signer=KmsSigner(key_id))
+    monkeypatch.setenv("CRL_INDEX_KEY_ID", key_id)
+    chk = checker(s3, Clock(), pool, public_key=None, audit=False)
+    assert chk.check([leaf, issuing.cert, root.cert], NOW).status is RevocationStatus.REVOKED
+    assert chk.crl_cache.parses == 0
+    assert chk.crl_cache.indexes is not None
+    source = chk.crl_cache.indexes.key
+    assert isinstance(source, KmsPublicKey) and source.fetches == 1
+
+    monkeypatch.setenv("CRL_INDEX_KEY_ID", "11111111-2222-3333-4444-555555555555")  # no such key
+    chk = checker(s3, Clock(), pool, public_key=None, audit=False)
+    assert chk.check([leaf, issuing.cert, root.cert], NOW).status is RevocationStatus.REVOKED
+    assert chk.crl_cache.parses == 1  # no key: the index is refused, the CRL read
+
+
+def test_an_index_signed_by_another_kms_key_is_refused(s3: Any, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    kms = boto3.client("kms", region_name="us-east-1")
+    ours, theirs = (
+        kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"] for _ in range(2)
+    )
+    publish(s3, issuing, pool, crl_der(issuing, (leaf.serial_number,)), signer=KmsSigner(theirs))
+    monkeypatch.setenv("CRL_INDEX_KEY_ID", ours)
+    chk = checker(s3, Clock(), pool, public_key=None, audit=False)
+    assert chk.check([leaf, issuing.cert, root.cert], NOW).status is RevocationStatus.REVOKED
+    assert chk.crl_cache.parses == 1
+
+
+def test_the_policy_field_takes_only_a_p256_key() -> None:
+    rsa_spki = base64.b64encode(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode()
+    for bad in ("not base64!", base64.b64encode(b"junk").decode(), rsa_spki, 42):
+        with pytest.raises(ConfigError, match="public_key"):
+            RevocationConfig.from_dict({"crl": {"index": {"public_key": bad}}})

@@ -241,6 +241,9 @@ class CrlSourceCache:
             src = self._sources.get(uri)
             if src is None or src.offer is None or src.offer.loaded is not loaded:
                 return
+            trusted = self._trusted(src)
+            if trusted is not None:  # authentic (signed) though not its CRL's: still a rollback mark
+                self.newest.note(trusted)
             src.offer, src.etag, src.last_modified = None, None, None
             src.index = None
             src.fetched_at = src.attempted_at = float("-inf")

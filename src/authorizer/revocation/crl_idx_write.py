@@ -29,6 +29,7 @@ from .crl_idx import (
     MAX_KEY_WIDTH,
     NO_REASON,
     REMOVE_FROM_CRL,
+    VERSION,
     Header,
     IndexError_,
     LoadedIndex,
@@ -144,7 +145,7 @@ def encode_index(data: bytes, crl: CrlIndex) -> bytes:
     issuer_der = parsed.issuer.public_bytes()
     assert crl.next_update is not None  # validated: a CRL without nextUpdate is never used
     header = Header(
-        1,
+        VERSION,
         (FLAG_DELTA if crl.delta else 0) | (FLAG_INDIRECT if crl.idp is not None and crl.idp.indirect_crl else 0),
         width,
         len(entries),
