@@ -583,3 +583,34 @@ def test_shared_ocsp_cache_is_opt_in_and_least_privilege(template: dict[str, Any
     assert len(dynamo) == 1
     assert sorted(dynamo[0]["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
     assert dynamo[0]["Resource"] == {"Fn::GetAtt": ["OcspCacheTable", "Arn"]}
+
+
+def test_only_the_indexer_signs_crl_indexes(template: dict[str, Any]) -> None:
+    """The index key (docs/crl-index-format.md, "Trust"): asymmetric P-256 for signing; kms:Sign
+    granted to the indexer's role alone (the account administers the key but cannot sign), the
+    public key read by the authorizer and by the indexer (which checks the index it replaces)."""
+    key = template["Resources"]["CrlIndexSigningKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    props = key["Properties"]
+    assert (props["KeySpec"], props["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    statements = props["KeyPolicy"]["Statement"]
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+    def who(action: str) -> list[Any]:
+        found = []
+        for s in statements:
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            if any(fnmatch.fnmatchcase(action, a) for a in actions):
+                principal = s["Principal"]["AWS"]
+                found.extend(principal if isinstance(principal, list) else [principal])
+        return found
+
+    role = {"Fn::GetAtt": ["CrlIndexerFunctionRole", "Arn"]}
+    authorizer = {"Fn::GetAtt": ["AuthorizerFunctionRole", "Arn"]}
+    assert who("kms:Sign") == [role]
+    assert sorted(map(json.dumps, who("kms:GetPublicKey"))) == sorted(map(json.dumps, [authorizer, role]))
+    for action in ("kms:Verify", "kms:Decrypt", "kms:Encrypt", "kms:CreateGrant", "kms:ReEncryptFrom"):
+        assert who(action) == [], action  # no grant could hand signing to anybody else either
+    for fn in ("AuthorizerFunction", "CrlIndexerFunction"):
+        env = template["Resources"][fn]["Properties"]["Environment"]["Variables"]
+        assert env["CRL_INDEX_KEY_ID"] == {"Ref": "CrlIndexSigningKey"}
