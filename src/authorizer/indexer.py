@@ -40,7 +40,7 @@ from cryptography import x509
 
 from .reasons import AuthorizerError
 from .revocation.crl import CrlError
-from .revocation.crl_idx import Header, IndexError_, load_index
+from .revocation.crl_idx import Header, IndexError_, etag_field, load_index
 from .revocation.crl_idx_sig import IndexSigner, sign_index, verify
 from .revocation.crl_idx_write import IndexRefused, build_index
 from .sources.blob import Fetchers, S3Fetcher, parse_s3_uri
@@ -141,15 +141,20 @@ class Indexer:
         ``If-Match``/``If-None-Match``): when another run wrote meanwhile, the header is read
         again and the CRL judged against it, so a slow run can never put back an older index."""
         try:
+            crl_etag = None
             if data is None:
-                data = self._read(crl_uri)
+                blob = self.fetchers.fetch(crl_uri)
+                assert blob is not None  # an unconditional fetch never answers "not modified"
+                data, crl_etag = blob.data, blob.etag
             digest = hashlib.sha256(data).digest()
             for _ in range(3):
                 previous, etag = self._previous(index_uri)
-                if previous is not None and previous.crl_sha256 == digest:
+                if previous is not None and previous.crl_sha256 == digest and previous.crl_etag == etag_field(crl_etag):
                     return Result(crl_uri, index_uri, "unchanged")
                 try:
-                    index = sign_index(build_index(data, crl_uri, pool, self.clock(), SKEW, previous), self.signer)
+                    index = sign_index(
+                        build_index(data, crl_uri, pool, self.clock(), SKEW, previous, crl_etag), self.signer
+                    )
                 except CrlError as exc:
                     older = isinstance(exc, IndexRefused) and "lower than the indexed" in str(exc)
                     if (previous is not None and not older) or (previous is None and etag is not None):

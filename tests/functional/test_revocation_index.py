@@ -188,8 +188,7 @@ def test_a_tampered_index_is_refused_on_load(s3: Any, pki: tuple[CA, CA, x509.Ce
     data = crl_der(issuing, (3, leaf.serial_number))
     publish(s3, issuing, pool, data)
     genuine = s3.get_object(Bucket=BUCKET, Key=CRL_KEY + ".idx")["Body"].read()
-    body = build_index(data, CRL_KEY, pool, NOW)
-    assert genuine[: len(body)] == body  # the stored index is the body and its signature
+    body = genuine[: layout(Header.unpack(genuine))[4]]  # the stored index: this body, then its signature
     tampered = drop_entry(body, 1 if leaf.serial_number > 3 else 0)
     for forged in (signed(tampered, ATTACKER), tampered + genuine[len(body) :], tampered):
         s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=forged)

@@ -258,14 +258,22 @@ def test_the_indexer_replaces_an_index_it_did_not_sign(s3: Any, pki: Pki) -> Non
 
 
 def test_a_signed_newer_index_keeps_an_older_crl_out(s3: Any, pki: Pki) -> None:
-    """F5: the CRL object is put back to an older (still current) CRL; the audit refuses the
-    index, and the older CRL is then refused as a rollback against the verified index: UNKNOWN,
-    never the older CRL's GOOD."""
+    """F5: the CRL object is put back to an older (still current) CRL. The index no longer
+    describes the CRL there (its recorded ETag no longer matches), and the older CRL is refused
+    as a rollback against the verified index: UNKNOWN, never the older CRL's GOOD. The same with
+    the ETag check out of the way (an index that records none): the audit finds it, same end."""
     root, issuing, leaf = pki
     pool = [root.cert, issuing.cert]
     chain = [leaf, issuing.cert, root.cert]
     publish(s3, issuing, pool, crl_der(issuing, (leaf.serial_number,), number=5))
     s3.put_object(Bucket=BUCKET, Key=CRL_KEY, Body=crl_der(issuing, (), number=4, at=NOW - dt.timedelta(hours=6)))
+    clock = Clock()
+    chk = checker(s3, clock, pool)
+    assert chk.check(chain, NOW).status is RevocationStatus.UNKNOWN
+    assert chk.crl_cache.indexes is not None and chk.crl_cache.indexes.refused
+    # Without the recorded ETag: the index is used, then the audit refuses it.
+    body = build_index(crl_der(issuing, (leaf.serial_number,), number=5), CRL_KEY, pool, NOW)
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=signed(body))
     clock = Clock()
     chk = checker(s3, clock, pool)
     assert chk.check(chain, NOW).status is RevocationStatus.REVOKED
@@ -326,3 +334,51 @@ def test_the_policy_field_takes_only_a_p256_key() -> None:
     for bad in ("not base64!", base64.b64encode(b"junk").decode(), rsa_spki, 42):
         with pytest.raises(ConfigError, match="public_key"):
             RevocationConfig.from_dict({"crl": {"index": {"public_key": bad}}})
+
+
+# --------------------------------------------------------------------------- F4
+
+
+def test_a_new_crl_is_seen_within_one_refresh_without_an_indexer_run(s3: Any, pki: Pki) -> None:
+    """The CA revokes the leaf; CRL 2 is uploaded but the indexer never runs. The index refresh
+    revalidates the CRL by the ETag the index records and reads the new CRL."""
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    chain = [leaf, issuing.cert, root.cert]
+    publish(s3, issuing, pool, crl_der(issuing, (), number=1))
+    clock = Clock()
+    chk = checker(s3, clock, pool, audit=False)
+    assert chk.check(chain, NOW).status is RevocationStatus.GOOD
+    assert chk.crl_cache.parses == 0
+    clock.t += 61  # refresh_seconds
+    chk.status_cache.clear()
+    assert chk.check(chain, NOW).status is RevocationStatus.GOOD  # CRL unchanged: 304, index kept
+    assert chk.crl_cache.parses == 0
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY, Body=crl_der(issuing, (leaf.serial_number,), number=2))
+    clock.t += 61
+    chk.status_cache.clear()
+    out = chk.check(chain, NOW)
+    assert out.status is RevocationStatus.REVOKED and out.certs[0].source == f"crl:s3://{BUCKET}/{CRL_KEY}"
+    assert chk.crl_cache.parses == 1
+    # Once re-indexed, the new index is used again.
+    publish(s3, issuing, pool, crl_der(issuing, (leaf.serial_number,), number=2))
+    clock.t += 61
+    chk.status_cache.clear()
+    out = chk.check(chain, NOW)
+    assert out.status is RevocationStatus.REVOKED and out.certs[0].source.endswith(".idx")
+
+
+def test_the_same_crl_uploaded_again_keeps_its_index(s3: Any, pki: Pki) -> None:
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    data = crl_der(issuing, (leaf.serial_number,))
+    publish(s3, issuing, pool, data)
+    clock = Clock()
+    chk = checker(s3, clock, pool, audit=False)
+    assert chk.check([leaf, issuing.cert, root.cert], NOW).status is RevocationStatus.REVOKED
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY, Body=data)  # same bytes: same content, index still right
+    clock.t += 61
+    chk.status_cache.clear()
+    out = chk.check([leaf, issuing.cert, root.cert], NOW)
+    assert out.status is RevocationStatus.REVOKED and out.certs[0].source.endswith(".idx")
+    assert chk.crl_cache.parses == 0

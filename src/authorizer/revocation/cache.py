@@ -218,6 +218,13 @@ class CrlSourceCache:
             if rollback is not None:
                 log.warning("CRL index for %s refused: it %s", uri, rollback)
                 offer, why = None, rollback
+        if offer is not None:
+            moved = self.indexes.crl_moved_on(uri, offer.loaded, fetch)
+            if moved is not None:
+                # Authentic, only no longer its CRL's: the CRL now there must not be older.
+                self.newest.note(offer.loaded.crl)
+                log.warning("CRL index for %s refused: %s", uri, moved)
+                offer, why = None, moved
         if offer is None:
             if why and src.offer is not None:
                 src.etag = src.last_modified = None  # the CRL validators are not the index's

@@ -41,8 +41,10 @@ FLAG_DELTA = 1
 FLAG_INDIRECT = 2
 #: magic, version, flags, key width, reserved, count, thisUpdate, nextUpdate, cRLNumber
 #: (length + 20 octets), BaseCRLNumber (ditto), issuer name SHA-256, AKI key id (length + 32),
-#: CRL SHA-256, TBS digest (length + 64), shell length.
-HEADER = struct.Struct(">8sHHHHQqqB20sB20s32sB32s32sB64sI")
+#: CRL SHA-256, TBS digest (length + 64), the CRL object's ETag when indexed (length + 64), shell
+#: length.
+HEADER = struct.Struct(">8sHHHHQqqB20sB20s32sB32s32sB64sB64sI")
+MAX_ETAG = 64
 #: revocation reason "none" (the entry has no reasonCode).
 NO_REASON = 255
 REMOVE_FROM_CRL = 8
@@ -69,6 +71,9 @@ class Header:
     crl_sha256: bytes
     tbs_digest: bytes
     shell_len: int
+    #: The CRL object's ETag (S3) when the indexer read it, or b"": what a container sends in a
+    #: conditional GET of the CRL to learn cheaply that the CRL is still the one indexed.
+    crl_etag: bytes = b""
 
     @property
     def delta(self) -> bool:
@@ -88,7 +93,7 @@ class Header:
         return HEADER.pack(
             MAGIC, self.version, self.flags, self.key_width, 0, self.count, self.this_update, self.next_update,
             nl, nb, bl, bb, self.issuer_hash, len(self.key_id), self.key_id, self.crl_sha256,
-            len(self.tbs_digest), self.tbs_digest, self.shell_len,
+            len(self.tbs_digest), self.tbs_digest, len(self.crl_etag), self.crl_etag, self.shell_len,
         )  # fmt: skip
 
     @classmethod
@@ -103,12 +108,20 @@ class Header:
             raise IndexError_(f"CRL index format version {f[1]} is not supported{unsigned} (this reader: {VERSION})")
         if f[4] != 0 or f[2] & ~(FLAG_DELTA | FLAG_INDIRECT):
             raise IndexError_("CRL index header has reserved bits set")
-        nl, bl, kl, dl = f[8], f[10], f[13], f[16]
-        if nl > 20 or bl > 20 or kl > 32 or dl > 64:
+        nl, bl, kl, dl, el = f[8], f[10], f[13], f[16], f[18]
+        if nl > 20 or bl > 20 or kl > 32 or dl > 64 or el > MAX_ETAG:
             raise IndexError_("malformed CRL index header")
         number = int.from_bytes(f[9][:nl], "big") if nl else None
         base = int.from_bytes(f[11][:bl], "big") if bl else None
-        return cls(VERSION, f[2], f[3], f[5], f[6], f[7], number, base, f[12], f[14][:kl], f[15], f[17][:dl], f[18])
+        return cls(
+            VERSION, f[2], f[3], f[5], f[6], f[7], number, base, f[12], f[14][:kl], f[15], f[17][:dl], f[20], f[19][:el]
+        )  # fmt: skip
+
+
+def etag_field(etag: str | None) -> bytes:
+    """The header's ``crl_etag`` for an ETag as read (empty when none or too long to record)."""
+    raw = (etag or "").encode("ascii", "replace")
+    return raw if len(raw) <= MAX_ETAG else b""
 
 
 def key_width(serials: Set[int]) -> int:

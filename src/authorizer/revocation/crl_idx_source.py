@@ -26,6 +26,7 @@ docs/crl-index-format.md ("Trust") says what this does and does not protect agai
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 import weakref
@@ -119,6 +120,35 @@ class IndexLoader:
             log.warning("CRL index %s refused: %s", idx_uri, why)
             return None, f"index {idx_uri}: {why}"
         return Offer(loaded, etag), None
+
+    def crl_moved_on(self, crl_uri: str, loaded: LoadedIndex, fetch: Fetch) -> str | None:
+        """Why the CRL at ``crl_uri`` is no longer the one ``loaded`` was made from, or None.
+
+        Asked at every index refresh, cheaply: a conditional GET of the CRL with the ETag the
+        indexer recorded ("not modified" is the usual answer). A CRL uploaded without a
+        successful indexer run (event lost, indexer failed) is thus seen within one
+        ``refresh_seconds``, as without indexes. An index that records no ETag (an http CRL
+        pulled on the schedule) cannot be checked this way: the audit and the schedule cover
+        it. A CRL source that fails leaves the (authentic, current) index in use, as a failing
+        source leaves a cached CRL; anything unexpected refuses the index.
+        """
+        etag = loaded.header.crl_etag.decode("ascii", "replace")
+        if not etag:
+            return None
+        try:
+            got = fetch(crl_uri, etag, None)
+        except AuthorizerError as exc:
+            log.warning("CRL %s not revalidated against its index: %s", crl_uri, exc.detail)
+            return None
+        except Exception as exc:  # a bug: do not keep an index we could not check
+            log.exception("CRL %s: revalidation against its index failed", crl_uri)
+            return f"the CRL could not be revalidated ({type(exc).__name__})"
+        data: bytes | None = getattr(got, "data", None)
+        if data is None or hashlib.sha256(data).digest() == loaded.header.crl_sha256:
+            return None
+        with self._lock:
+            self.refused.add(loaded.sha256)
+        return "the CRL changed since this index was made (not re-indexed yet)"
 
     def _unsigned(self, loaded: LoadedIndex, key: ec.EllipticCurvePublicKey) -> str | None:
         """Why ``loaded`` is not the indexer's (checked before anything in it is believed)."""

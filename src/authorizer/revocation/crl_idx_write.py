@@ -34,6 +34,7 @@ from .crl_idx import (
     IndexError_,
     LoadedIndex,
     aki_key_id,
+    etag_field,
     issuing_ca,
     key_width,
     layout,
@@ -114,8 +115,10 @@ def _shell(der: bytes) -> bytes:
     return encode_tlv(SEQUENCE, encode_tlv(SEQUENCE, b"".join(parts)) + rest)
 
 
-def encode_index(data: bytes, crl: CrlIndex) -> bytes:
-    """The index of the CRL ``data`` (already validated into ``crl``)."""
+def encode_index(data: bytes, crl: CrlIndex, crl_etag: str | None = None) -> bytes:
+    """The index (body, unsigned) of the CRL ``data`` (already validated into ``crl``);
+    ``crl_etag``: the CRL object's ETag as read, recorded when it fits."""
+    etag = etag_field(crl_etag)
     der = crl_der(data)
     parsed = load_crl(der)
     tbs = tbs_bytes(der)
@@ -158,6 +161,7 @@ def encode_index(data: bytes, crl: CrlIndex) -> bytes:
         hashlib.sha256(data).digest(),
         signed.digest,
         len(shell),
+        etag,
     )
     low_at, _, _, _, total = layout(header)
     lows = array("Q", (e[0] for e in entries))
@@ -232,9 +236,11 @@ def build_index(
     at: dt.datetime,
     skew: dt.timedelta = dt.timedelta(seconds=300),
     previous: Header | None = None,
+    crl_etag: str | None = None,
 ) -> bytes:
-    """Validate the CRL ``data`` as the authorizer does, then encode its index."""
-    return encode_index(data, validate_for_index(data, source, pool, at, skew, previous))
+    """Validate the CRL ``data`` as the authorizer does, then encode its index (unsigned body:
+    :func:`.crl_idx_sig.sign_index` adds the signature)."""
+    return encode_index(data, validate_for_index(data, source, pool, at, skew, previous), crl_etag)
 
 
 __all__ = ["REMOVE_FROM_CRL", "IndexRefused", "audit_problem", "build_index", "encode_index", "validate_for_index"]
