@@ -382,3 +382,29 @@ def test_the_same_crl_uploaded_again_keeps_its_index(s3: Any, pki: Pki) -> None:
     out = chk.check([leaf, issuing.cert, root.cert], NOW)
     assert out.status is RevocationStatus.REVOKED and out.certs[0].source.endswith(".idx")
     assert chk.crl_cache.parses == 0
+
+
+def test_the_key_fetch_is_bounded_and_its_failure_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KMS endpoint that accepts and never answers (loopback): the fetch gives up within its
+    timeouts, answers "no key" (indexes refused), and is not retried before ``retry_seconds``."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    clock = Clock()
+    try:
+        source = KmsPublicKey("11111111-2222-3333-4444-555555555555", clock=clock, retry_seconds=30)
+        started = time.monotonic()
+        assert source() is None
+        assert time.monotonic() - started < 3.0  # one attempt: 0.5 s connect, 1 s read
+        assert source() is None and source.fetches == 1  # remembered
+        clock.t += 31
+        assert source() is None and source.fetches == 2
+    finally:
+        listener.close()
