@@ -93,7 +93,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             "crl": {
                 "urls": [f"s3://{BUCKET}/crls/{spec['crl']}"],
                 "use_distribution_points": False,
-                "index": {"beside": mode != "crl", "audit": mode == "index+audit"},
+                "index": {"beside": mode != "crl", "audit": mode == "index+audit", "public_key": spec["index_key"]},
             },
         }
     s3c = boto3.client("s3", endpoint_url=endpoint)
@@ -196,11 +196,14 @@ def main() -> None:
 
 def in_process(fleet: Any) -> None:
     from authorizer.revocation.crl_idx import issuing_ca, load_index
+    from authorizer.revocation.crl_idx_sig import verify
 
     tracemalloc.start()
     t = time.perf_counter()
     loaded = load_index(fleet.index, "big.crl.idx")
-    issuing_ca(loaded.crl, [fleet.ca.cert])  # what a container checks before using it
+    assert loaded.signature is not None  # what a container checks before using it: the index key's
+    assert verify(fleet.signer.public_key(), loaded.body_sha256, loaded.signature)  # signature, the CA's
+    issuing_ca(loaded.crl, [fleet.ca.cert])
     load_ms = (time.perf_counter() - t) * 1000
     traced = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()

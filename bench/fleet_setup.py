@@ -4,6 +4,7 @@ certificates to decide."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -73,11 +74,17 @@ class Fleet:
         return self
 
     def _crls(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         from authorizer.indexer import Indexer
+        from authorizer.revocation.crl_idx_sig import LocalSigner, public_key_der
         from authorizer.sources.blob import Fetchers, S3Fetcher
         from authorizer.sources.s3_write import S3Objects
 
         self.ca = the_ca()
+        # The index key (KMS in the stack): the containers get its public half in the policy.
+        self.signer = LocalSigner(ec.generate_private_key(ec.SECP256R1()))
+        self.public_key = base64.b64encode(public_key_der(self.signer.public_key())).decode()
         self.crl, self.sample = crl_der(self.ca, self.entries)
         empty = make_crl(self.ca, (), this_update=NOW - DAY, next_update=NOW + 7 * DAY)
         s3 = self.s3
@@ -91,6 +98,7 @@ class Fleet:
             fetchers=Fetchers(s3=S3Fetcher(256 * 2**20, client_factory=lambda: s3)),
             objects=S3Objects(lambda: s3),
             clock=lambda: NOW,
+            signer=self.signer,
         )
         indexer.on_object(BUCKET, "crls/empty.crl")
         t = time.perf_counter()
@@ -117,7 +125,7 @@ class Fleet:
     def spec(self, args: Any, ocsp: bool = False) -> dict[str, Any]:
         chains = self.ocsp_chains if ocsp else self.chains
         pem = [[c.public_bytes(serialization.Encoding.PEM).decode() for c in chain] for chain in chains]
-        return {"chains": pem, "requests": args.requests, "responder": self.responder.url}
+        return {"chains": pem, "requests": args.requests, "responder": self.responder.url, "index_key": self.public_key}
 
     def __exit__(self, *exc: object) -> None:
         self.responder.close()

@@ -16,8 +16,13 @@ currency, a signature by a truststore CA, cRLNumber not lower than the index's. 
 refused removes a stale index of its own (unless it is the older one), so authorizers fall back
 to reading the CRL rather than keep an index that no longer describes it.
 
+Every index is signed (format v2, :mod:`.revocation.crl_idx_sig`) with the KMS key only this
+function may use; the index already there counts (for "unchanged" and for "not lower") only when
+its signature verifies: one written by anybody else is simply overwritten.
+
 Environment: ``AUTHORIZER_CONFIG`` (the policy document), ``CRL_PREFIX_URI``
-(``s3://bucket/prefix/``), ``TRUSTSTORE_URI`` (optional: the policy's truststore otherwise).
+(``s3://bucket/prefix/``), ``TRUSTSTORE_URI`` (optional: the policy's truststore otherwise),
+``CRL_INDEX_KEY_ID`` (the KMS signing key).
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from cryptography import x509
 
 from .reasons import AuthorizerError
 from .revocation.crl import CrlError
-from .revocation.crl_idx import HEADER, Header, IndexError_
+from .revocation.crl_idx import Header, IndexError_, etag_field, load_index
+from .revocation.crl_idx_sig import IndexSigner, sign_index, verify
 from .revocation.crl_idx_write import IndexRefused, build_index
 from .sources.blob import Fetchers, S3Fetcher, parse_s3_uri
+from .sources.kms import KmsSigner
 from .sources.s3_write import S3Objects
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,8 @@ SKEW = dt.timedelta(seconds=300)
 #: A CA's CRL over the internet (no decision waits for the indexer: the function's own timeout
 #: bounds a run).
 FETCH_TIMEOUT = 60.0
+#: The largest index read back (a million entries is ~24 MiB; an index is at most ~half its CRL).
+MAX_INDEX_BYTES = MAX_CRL_BYTES
 
 
 @dataclass(frozen=True)
@@ -67,12 +76,14 @@ class Indexer:
         policy_uri: str | None,
         truststore_uri: str | None,
         *,
+        signer: IndexSigner,
         fetchers: Fetchers | None = None,
         objects: S3Objects | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         http_factory: Callable[[Sequence[str]], Any] | None = None,
     ) -> None:
         self.bucket, self.prefix = parse_s3_uri(prefix_uri)
+        self.signer = signer
         self.policy_uri = policy_uri
         self.truststore_uri = truststore_uri
         self.fetchers = fetchers or Fetchers(s3=S3Fetcher(MAX_CRL_BYTES))
@@ -130,18 +141,23 @@ class Indexer:
         ``If-Match``/``If-None-Match``): when another run wrote meanwhile, the header is read
         again and the CRL judged against it, so a slow run can never put back an older index."""
         try:
+            crl_etag = None
             if data is None:
-                data = self._read(crl_uri)
+                blob = self.fetchers.fetch(crl_uri)
+                assert blob is not None  # an unconditional fetch never answers "not modified"
+                data, crl_etag = blob.data, blob.etag
             digest = hashlib.sha256(data).digest()
             for _ in range(3):
                 previous, etag = self._previous(index_uri)
-                if previous is not None and previous.crl_sha256 == digest:
+                if previous is not None and previous.crl_sha256 == digest and previous.crl_etag == etag_field(crl_etag):
                     return Result(crl_uri, index_uri, "unchanged")
                 try:
-                    index = build_index(data, crl_uri, pool, self.clock(), SKEW, previous)
+                    index = sign_index(
+                        build_index(data, crl_uri, pool, self.clock(), SKEW, previous, crl_etag), self.signer
+                    )
                 except CrlError as exc:
                     older = isinstance(exc, IndexRefused) and "lower than the indexed" in str(exc)
-                    if previous is not None and not older:
+                    if (previous is not None and not older) or (previous is None and etag is not None):
                         self.objects.delete(index_uri)  # it no longer describes the CRL there
                     log.warning("CRL %s not indexed: %s", crl_uri, exc)
                     return Result(crl_uri, index_uri, "refused", str(exc))
@@ -152,16 +168,30 @@ class Indexer:
         except AuthorizerError as exc:
             log.error("CRL %s: %s", crl_uri, exc.detail)
             return Result(crl_uri, index_uri, "failed", exc.detail)
+        except Exception as exc:  # a bug or a surprise on this CRL: the others still run
+            log.exception("CRL %s: indexing failed", crl_uri)
+            detail = f"internal error: {type(exc).__name__}: {exc}"
+            try:  # an index left there would describe a CRL that is no longer the one beside it
+                self.objects.delete(index_uri)
+            except Exception as again:
+                detail += f"; the stale index could not be deleted: {type(again).__name__}"
+            return Result(crl_uri, index_uri, "failed", detail)
 
     def _previous(self, index_uri: str) -> tuple[Header | None, str | None]:
-        """The current index's header and ETag (``(None, None)``: there is none)."""
-        head, etag = self.objects.head_bytes(index_uri, HEADER.size)
-        if head is None:
+        """The current index's header and ETag (``(None, None)``: there is none). Its header is
+        believed only when its signature verifies with our key: a forged index (a huge cRLNumber,
+        the CRL's SHA-256) must not make us keep it; it is overwritten (``(None, etag)``)."""
+        data, etag = self.objects.head_bytes(index_uri, MAX_INDEX_BYTES)
+        if data is None:
             return None, None
         try:
-            return Header.unpack(head), etag
-        except IndexError_:
+            loaded = load_index(data, index_uri)
+        except (IndexError_, CrlError):
             return None, etag  # unreadable: overwritten by a good one
+        if loaded.signature is None or not verify(self.signer.public_key(), loaded.body_sha256, loaded.signature):
+            log.warning("CRL index %s is not signed by the index key: replaced", index_uri)
+            return None, etag
+        return loaded.header, etag
 
     def _mine(self, uri: str) -> bool:
         if not uri.startswith("s3://"):
@@ -227,6 +257,7 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
                 os.environ["CRL_PREFIX_URI"],
                 os.environ.get("AUTHORIZER_CONFIG"),
                 os.environ.get("TRUSTSTORE_URI") or None,
+                signer=KmsSigner(os.environ["CRL_INDEX_KEY_ID"]),
             )
         )
     try:

@@ -20,10 +20,12 @@ from authorizer.indexer import Indexer
 from authorizer.revocation.checker import RevocationChecker
 from authorizer.revocation.config import RevocationConfig
 from authorizer.revocation.crl_idx import Header, load_index
+from authorizer.revocation.crl_idx_sig import public_key_from_der, verify
 from authorizer.revocation.status import RevocationStatus
 from authorizer.sources.blob import Fetchers, FileFetcher, S3Fetcher
 from authorizer.sources.http import HttpClient
 from authorizer.sources.s3_write import S3Objects
+from tests.index_keys import ATTACKER, PUBLIC_KEY_B64, SIGNER
 from tests.pki import CA, NOW
 from tests.revocation_servers import Route, crl_server
 
@@ -67,6 +69,7 @@ def make_indexer(s3: Any, root: CA, issuing: CA, policy: str | None = None, **kw
         fetchers=Fetchers(FileFetcher(), S3Fetcher(client_factory=lambda: s3)),
         objects=S3Objects(lambda: s3),
         clock=lambda: NOW,
+        signer=SIGNER,
         **kw,
     )
 
@@ -148,7 +151,11 @@ def test_an_uploaded_crl_is_indexed_and_the_authorizer_uses_the_index(
     stored = s3.get_object(Bucket=BUCKET, Key=key + ".idx")["Body"].read()
     assert load_index(stored, "x").crl.number == 1
     config = RevocationConfig.from_dict(
-        {"scope": "leaf", "ocsp": {"enabled": False}, "crl": {"urls": [f"s3://{BUCKET}/{key}"]}}
+        {
+            "scope": "leaf",
+            "ocsp": {"enabled": False},
+            "crl": {"urls": [f"s3://{BUCKET}/{key}"], "index": {"public_key": PUBLIC_KEY_B64}},
+        }
     )
     chk = RevocationChecker(
         config, fetchers=Fetchers(s3=S3Fetcher(client_factory=lambda: s3)), signer_pool=[root.cert, issuing.cert]
@@ -245,10 +252,18 @@ def test_lambda_handler_reads_its_environment(
     monkeypatch.setenv("TRUSTSTORE_URI", f"s3://{BUCKET}/truststore.pem")
     monkeypatch.delenv("AUTHORIZER_CONFIG", raising=False)
     monkeypatch.setattr(indexer, "_instance", [])
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    monkeypatch.setenv("CRL_INDEX_KEY_ID", key_id)
     now = dt.datetime.now(dt.UTC)  # the deployed handler indexes at the current time
     data = make_crl(issuing, (), this_update=now - DAY, next_update=now + DAY).public_bytes(serialization.Encoding.DER)
     out = indexer.lambda_handler(notification(PREFIX + "a.crl", upload(s3, PREFIX + "a.crl", data), len(data)), None)
     assert out["counts"] == {"written": 1}
+    # Signed with the KMS key: its public key (as the authorizer fetches it) verifies the index.
+    stored = load_index(s3.get_object(Bucket=BUCKET, Key=PREFIX + "a.crl.idx")["Body"].read(), "a")
+    public = public_key_from_der(kms.get_public_key(KeyId=key_id)["PublicKey"])
+    assert stored.signature is not None and verify(public, stored.body_sha256, stored.signature)
+    assert not verify(ATTACKER.public_key(), stored.body_sha256, stored.signature)
     missing = notification(PREFIX + "gone.crl", {"ETag": '"0"'}, 1)
     assert indexer.lambda_handler(missing, None)["counts"] == {"failed": 1}
 

@@ -19,6 +19,7 @@ from authorizer.revocation.crl_idx import HEADER, Header, layout
 from authorizer.revocation.crl_idx_write import build_index
 from authorizer.revocation.status import RevocationStatus
 from authorizer.sources.blob import Fetchers, FileFetcher, S3Fetcher
+from tests.index_keys import ATTACKER, PUBLIC_KEY_B64, SIGNER, signed
 from tests.pki import CA, NOW
 from tests.revocation_servers import Route, crl_server
 
@@ -61,7 +62,9 @@ def crl_der(ca: CA, revoked: tuple[int, ...] = (), number: int = 1, at: dt.datet
     return crl.public_bytes(serialization.Encoding.DER)
 
 
-def publish(s3: Any, ca: CA, pool: list[x509.Certificate], data: bytes, at: dt.datetime = NOW) -> None:
+def publish(
+    s3: Any, ca: CA, pool: list[x509.Certificate], data: bytes, at: dt.datetime = NOW, signer: Any = SIGNER
+) -> None:
     """Upload the CRL and run the indexer on it, as its S3 event would."""
     from authorizer.indexer import Indexer
     from authorizer.sources.s3_write import S3Objects
@@ -75,11 +78,17 @@ def publish(s3: Any, ca: CA, pool: list[x509.Certificate], data: bytes, at: dt.d
         fetchers=Fetchers(s3=S3Fetcher(client_factory=lambda: s3)),
         objects=S3Objects(lambda: s3),
         clock=lambda: at,
+        signer=signer,
     )
     assert indexer.on_object(BUCKET, CRL_KEY).outcome == "written"
 
 
-def checker(s3: Any, clock: Clock, pool: list[x509.Certificate], **index: Any) -> RevocationChecker:
+def checker(
+    s3: Any, clock: Clock, pool: list[x509.Certificate], public_key: str | None = PUBLIC_KEY_B64, **index: Any
+) -> RevocationChecker:
+    """A checker of the CRL at CRL_KEY; ``public_key`` None: the key comes from CRL_INDEX_KEY_ID."""
+    if public_key is not None:
+        index = {"public_key": public_key, **index}
     doc: dict[str, Any] = {
         "scope": "leaf",
         "ocsp": {"enabled": False},
@@ -161,7 +170,9 @@ def test_an_older_index_is_refused_and_the_crl_read_instead(s3: Any, pki: tuple[
     chk = checker(s3, clock, pool, audit=False)
     assert status(chk, leaf, issuing, root) is RevocationStatus.REVOKED
     # An attacker (or a lagging writer) puts back the index of CRL 4, which does not list the leaf.
-    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=build_index(crl_der(issuing, (), number=4), "x", pool, NOW))
+    s3.put_object(
+        Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=signed(build_index(crl_der(issuing, (), number=4), "x", pool, NOW))
+    )
     chk.status_cache.clear()
     clock.t += 61
     out = chk.check([leaf, issuing.cert, root.cert], NOW)
@@ -170,7 +181,28 @@ def test_an_older_index_is_refused_and_the_crl_read_instead(s3: Any, pki: tuple[
     assert chk.crl_cache.parses == 1
 
 
-def test_a_tampered_index_is_caught_by_the_audit(s3: Any, pki: tuple[CA, CA, x509.Certificate]) -> None:
+def test_a_tampered_index_is_refused_on_load(s3: Any, pki: tuple[CA, CA, x509.Certificate]) -> None:
+    """An entry removed: the signature (the indexer's, or anybody else's over the new bytes) fails."""
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    data = crl_der(issuing, (3, leaf.serial_number))
+    publish(s3, issuing, pool, data)
+    genuine = s3.get_object(Bucket=BUCKET, Key=CRL_KEY + ".idx")["Body"].read()
+    body = genuine[: layout(Header.unpack(genuine))[4]]  # the stored index: this body, then its signature
+    tampered = drop_entry(body, 1 if leaf.serial_number > 3 else 0)
+    for forged in (signed(tampered, ATTACKER), tampered + genuine[len(body) :], tampered):
+        s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=forged)
+        chk = checker(s3, Clock(), pool, audit=False)
+        out = chk.check([leaf, issuing.cert, root.cert], NOW)
+        assert out.status is RevocationStatus.REVOKED and out.certs[0].source == f"crl:s3://{BUCKET}/{CRL_KEY}"
+        assert chk.crl_cache.parses == 1
+
+
+def test_a_signed_index_that_disagrees_with_its_crl_is_caught_by_the_audit(
+    s3: Any, pki: tuple[CA, CA, x509.Certificate]
+) -> None:
+    """The audit is the second line: an index the key signed that is not its CRL's (an indexer
+    bug, a misused key) is found out and the CRL read instead."""
     root, issuing, leaf = pki
     pool = [root.cert, issuing.cert]
     data = crl_der(issuing, (3, leaf.serial_number, 2**70))
@@ -179,7 +211,7 @@ def test_a_tampered_index_is_caught_by_the_audit(s3: Any, pki: tuple[CA, CA, x50
     row = sorted([(s & (2**64 - 1), s) for s in (3, leaf.serial_number, 2**70)]).index(
         (leaf.serial_number, leaf.serial_number)
     )
-    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=drop_entry(index, row))
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=signed(drop_entry(index, row)))
     chk = checker(s3, Clock(), pool)
     chk.check([leaf, issuing.cert, root.cert], NOW)  # served from the forged index until the audit ends
     assert chk.crl_cache.indexes is not None
@@ -197,7 +229,7 @@ def test_a_changed_header_is_refused_on_load(s3: Any, pki: tuple[CA, CA, x509.Ce
     index = build_index(data, CRL_KEY, pool, NOW)
     header = Header.unpack(index)
     longer = Header(**{**header.__dict__, "next_update": header.next_update + 365 * 86400})
-    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=longer.pack() + index[HEADER.size :])
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=signed(longer.pack() + index[HEADER.size :]))
     chk = checker(s3, Clock(), pool, audit=False)
     assert status(chk, leaf, issuing, root) is RevocationStatus.REVOKED
     assert chk.crl_cache.parses == 1 and chk.crl_cache.indexes is not None and chk.crl_cache.indexes.loads == 0
@@ -229,7 +261,7 @@ def test_policy_names_an_index_for_an_http_crl(tmp_path: Any, pki: tuple[CA, CA,
     root, issuing, leaf = pki
     pool = [root.cert, issuing.cert]
     data = crl_der(issuing, (leaf.serial_number,))
-    (tmp_path / "issuing.idx").write_bytes(build_index(data, "http", pool, NOW))
+    (tmp_path / "issuing.idx").write_bytes(signed(build_index(data, "http", pool, NOW)))
     with crl_server() as server:
         url = server.add("/issuing.crl", Route(body=data))
         doc: dict[str, Any] = {
@@ -238,7 +270,7 @@ def test_policy_names_an_index_for_an_http_crl(tmp_path: Any, pki: tuple[CA, CA,
             "crl": {
                 "urls": [url],
                 "use_distribution_points": False,
-                "index": {"urls": {url: str(tmp_path / "issuing.idx")}},
+                "index": {"urls": {url: str(tmp_path / "issuing.idx")}, "public_key": PUBLIC_KEY_B64},
             },
             "allowed_hosts": [server.host],
         }
@@ -260,10 +292,11 @@ def test_the_runtime_uses_an_index_beside_a_local_crl_and_its_truststore(
     root, issuing, leaf = pki
     data = crl_der(issuing, (leaf.serial_number,))
     (tmp_path / "issuing.crl").write_bytes(data)
-    (tmp_path / "issuing.crl.idx").write_bytes(build_index(data, "issuing.crl", [root.cert, issuing.cert], NOW))
+    (tmp_path / "issuing.crl.idx").write_bytes(signed(build_index(data, "issuing.crl", [root.cert, issuing.cert], NOW)))
     (tmp_path / "bundle.pem").write_bytes(issuing.cert_pem + root.cert_pem)
     (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    revocation = {"scope": "leaf", "ocsp": {"enabled": False}, "crl": {"urls": ["issuing.crl"]}}
+    crl = {"urls": ["issuing.crl"], "index": {"public_key": PUBLIC_KEY_B64}}
+    revocation = {"scope": "leaf", "ocsp": {"enabled": False}, "crl": crl}
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"version": 1, "truststore": {"uri": "bundle.pem"}, "revocation": revocation}))
     deps = Runtime(str(policy)).load().deps

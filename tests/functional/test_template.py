@@ -8,6 +8,7 @@ layer is built for.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import os
@@ -534,7 +535,11 @@ def test_only_the_indexer_may_write_indexes_in_the_stack_bucket(template: dict[s
     statements = template["Resources"]["PolicyDocumentBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     deny = next(s for s in statements if s.get("Sid") == "OnlyTheIndexerWritesCrlIndexes")
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
-    assert sorted(deny["Action"]) == ["s3:DeleteObject", "s3:PutObject"]
+    # Wildcards: every PutObject and DeleteObject variant, DeleteObjectVersion included (deleting
+    # the current version of a versioned index object puts an older index back).
+    assert sorted(deny["Action"]) == ["s3:DeleteObject*", "s3:PutObject*"]
+    for action in ("s3:PutObject", "s3:PutObjectAcl", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+        assert any(fnmatch.fnmatchcase(action, pattern) for pattern in deny["Action"]), action
     assert "${CrlPrefix}*.idx" in json.dumps(deny["Resource"])
     assert deny["Condition"] == {
         "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["CrlIndexerFunctionRole", "Arn"]}}
@@ -578,3 +583,34 @@ def test_shared_ocsp_cache_is_opt_in_and_least_privilege(template: dict[str, Any
     assert len(dynamo) == 1
     assert sorted(dynamo[0]["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
     assert dynamo[0]["Resource"] == {"Fn::GetAtt": ["OcspCacheTable", "Arn"]}
+
+
+def test_only_the_indexer_signs_crl_indexes(template: dict[str, Any]) -> None:
+    """The index key (docs/crl-index-format.md, "Trust"): asymmetric P-256 for signing; kms:Sign
+    granted to the indexer's role alone (the account administers the key but cannot sign), the
+    public key read by the authorizer and by the indexer (which checks the index it replaces)."""
+    key = template["Resources"]["CrlIndexSigningKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    props = key["Properties"]
+    assert (props["KeySpec"], props["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    statements = props["KeyPolicy"]["Statement"]
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+    def who(action: str) -> list[Any]:
+        found = []
+        for s in statements:
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            if any(fnmatch.fnmatchcase(action, a) for a in actions):
+                principal = s["Principal"]["AWS"]
+                found.extend(principal if isinstance(principal, list) else [principal])
+        return found
+
+    role = {"Fn::GetAtt": ["CrlIndexerFunctionRole", "Arn"]}
+    authorizer = {"Fn::GetAtt": ["AuthorizerFunctionRole", "Arn"]}
+    assert who("kms:Sign") == [role]
+    assert sorted(map(json.dumps, who("kms:GetPublicKey"))) == sorted(map(json.dumps, [authorizer, role]))
+    for action in ("kms:Verify", "kms:Decrypt", "kms:Encrypt", "kms:CreateGrant", "kms:ReEncryptFrom"):
+        assert who(action) == [], action  # no grant could hand signing to anybody else either
+    for fn in ("AuthorizerFunction", "CrlIndexerFunction"):
+        env = template["Resources"][fn]["Properties"]["Environment"]["Variables"]
+        assert env["CRL_INDEX_KEY_ID"] == {"Ref": "CrlIndexSigningKey"}

@@ -164,7 +164,9 @@ def test_tampered_or_truncated_index_is_refused(pki: tuple[CA, CA]) -> None:
     with pytest.raises(IndexError_, match="magic"):
         load_index(b"X" + index[1:], "t")
     with pytest.raises(IndexError_, match="version"):
-        load_index(index[:8] + struct.pack(">H", 2) + index[10:], "t")
+        load_index(index[:8] + struct.pack(">H", 3) + index[10:], "t")
+    with pytest.raises(IndexError_, match=r"version 1 indexes are unsigned"):
+        load_index(index[:8] + struct.pack(">H", 1) + index[10:], "t")
     header = Header.unpack(index)
     later = Header(**{**header.__dict__, "next_update": header.next_update + 86400 * 365})
     with pytest.raises(IndexError_, match="nextUpdate"):

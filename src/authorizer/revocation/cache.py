@@ -51,6 +51,7 @@ class StatusCache(Generic[V]):
         self.max_entries = max_entries
         self.skew = skew
         self._data: dict[Hashable, Cached[V]] = {}
+        self._generation = 0
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, at: dt.datetime, mono: float) -> V | None:
@@ -65,8 +66,16 @@ class StatusCache(Generic[V]):
             return None
         return entry.value
 
-    def put(self, key: Hashable, entry: Cached[V]) -> None:
+    @property
+    def generation(self) -> int:
+        """Bumped by every :meth:`clear`: a decision reads it before it starts and passes it to
+        :meth:`put`, so an answer made with a CRL withdrawn meanwhile is not stored after the clear."""
+        return self._generation
+
+    def put(self, key: Hashable, entry: Cached[V], generation: int | None = None) -> None:
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return  # decided before a clear: possibly from what the clear withdrew
             self._data.pop(key, None)
             self._data[key] = entry
             while len(self._data) > self.max_entries:
@@ -74,6 +83,7 @@ class StatusCache(Generic[V]):
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._data.clear()
 
     def __len__(self) -> int:
@@ -173,12 +183,14 @@ class CrlSourceCache:
                 else:
                     self.parses += 1
                     fresh = CrlIndex.from_bytes(got.data, uri)
-                    problem = src.index.replacement_problem(fresh, at) if src.index is not None else None
+                    held = self._trusted(src)
+                    problem = held.replacement_problem(fresh, at) if held is not None else None
                     for other in list(self._sources.values()):  # the same scope from elsewhere
-                        if other.index is not None and other.index.issuer_key == fresh.issuer_key:
-                            self.newest.note(other.index)
-                    if src.index is not None:
-                        self.newest.note(src.index)
+                        trusted = self._trusted(other)
+                        if trusted is not None and trusted.issuer_key == fresh.issuer_key:
+                            self.newest.note(trusted)
+                    if held is not None:
+                        self.newest.note(held)
                     problem = problem or self.newest.rollback(fresh)
                     if problem is not None:
                         # Keep the current CRL; the validators stay those of the CRL we kept.
@@ -200,18 +212,26 @@ class CrlSourceCache:
         """Use the source's CRL index when it has a usable one (then True)."""
         if self.indexes is None:
             return False
-        offer, why = self.indexes.offer(uri, at, fetch, src.index, src.offer)
+        offer, why = self.indexes.offer(uri, at, fetch, self._trusted(src), src.offer)
         if offer is not None:
             rollback = self.newest.rollback(offer.loaded.crl)  # the same anti-rollback as a CRL's
             if rollback is not None:
                 log.warning("CRL index for %s refused: it %s", uri, rollback)
                 offer, why = None, rollback
+        if offer is not None:
+            moved = self.indexes.crl_moved_on(uri, offer.loaded, fetch)
+            if moved is not None:
+                # Authentic, only no longer its CRL's: the CRL now there must not be older.
+                self.newest.note(offer.loaded.crl)
+                log.warning("CRL index for %s refused: %s", uri, moved)
+                offer, why = None, moved
         if offer is None:
             if why and src.offer is not None:
                 src.etag = src.last_modified = None  # the CRL validators are not the index's
             return False
-        if src.index is not None:
-            self.newest.note(src.index)
+        held = self._trusted(src)
+        if held is not None:
+            self.newest.note(held)
         src.index, src.offer, src.etag, src.last_modified = offer.loaded.crl, offer, None, None
         src.fetched_at, src.error = mono, None
         self._store(uri, src)
@@ -219,21 +239,34 @@ class CrlSourceCache:
         return True
 
     def _audit_failed(self, uri: str, loaded: LoadedIndex, crl: CrlIndex | None) -> None:
-        """An index in use disagrees with its CRL: put the CRL (or nothing) in its place."""
+        """An index in use disagrees with its CRL: drop it. The CRL the audit read is not put in
+        its place: the next request fetches the CRL through :meth:`get`, with every check a CRL
+        replacement gets (anti-rollback included); until then nothing answers (UNKNOWN)."""
         with self._guard:
             lock = self._locks.setdefault(uri, threading.Lock())
         with lock:
             src = self._sources.get(uri)
             if src is None or src.offer is None or src.offer.loaded is not loaded:
                 return
+            trusted = self._trusted(src)
+            if trusted is not None:  # authentic (signed) though not its CRL's: still a rollback mark
+                self.newest.note(trusted)
             src.offer, src.etag, src.last_modified = None, None, None
-            src.index = crl
-            src.fetched_at = self.clock() if crl is not None else float("-inf")
-            src.attempted_at = float("-inf")
-            if crl is not None:
-                self.parses += 1
+            src.index = None
+            src.fetched_at = src.attempted_at = float("-inf")
         if self.on_change is not None:
             self.on_change()
+
+    def _trusted(self, src: _Source) -> CrlIndex | None:
+        """The source's CRL when it may stand for anti-rollback (``held``, :class:`NewestSeen`):
+        a CRL read as such (its signature is checked when it is used), or an index that proved
+        itself (:meth:`.crl_idx_source.IndexLoader.vouched`). An index not proven yet is never a
+        mark: a forged one with a huge cRLNumber would otherwise lock out every genuine CRL."""
+        if src.index is None or src.offer is None:
+            return src.index
+        if self.indexes is not None and self.indexes.vouched(src.offer.loaded):
+            return src.index
+        return None
 
     @staticmethod
     def _fallback(uri: str, src: _Source) -> CrlIndex:
@@ -250,8 +283,9 @@ class CrlSourceCache:
                 old = next(iter(self._sources))
                 evicted = self._sources.pop(old)
                 self._locks.pop(old, None)
-                if evicted.index is not None:
-                    self.newest.note(evicted.index)
+                trusted = self._trusted(evicted)
+                if trusted is not None:
+                    self.newest.note(trusted)
 
     def fetched_at(self, uri: str) -> float | None:
         """Monotonic time of the last successful fetch of ``uri`` (None: unknown or static)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..reasons import AuthorizerError, ConfigError, Reason
 from .cache import Cached, CrlSourceCache, CrlUnavailable, Fetched, StatusCache
@@ -112,7 +114,24 @@ class RevocationChecker:
         def audit_fetch() -> Callable[[str, str | None, str | None], Fetched]:
             return self._fetch_crl(self.clock() + config.crl.timeout_ms / 1000.0)
 
-        return IndexLoader(idx, self._signer_pool, self.skew, audit_fetch)
+        return IndexLoader(idx, self._signer_pool, self.skew, audit_fetch, self._index_key(config))
+
+    def _index_key(self, config: RevocationConfig) -> Callable[[], ec.EllipticCurvePublicKey | None]:
+        """Where the index key comes from: the policy's ``crl.index.public_key``, else the KMS key
+        named by ``CRL_INDEX_KEY_ID`` (fetched once, on first use), else none (no index is used)."""
+        from .crl_idx_sig import public_key_from_der
+
+        der = config.crl.index.public_key
+        if der is not None:
+            key = public_key_from_der(der)
+            return lambda: key
+        key_id = os.environ.get("CRL_INDEX_KEY_ID", "")
+        if key_id:
+            from ..sources.kms import KmsPublicKey
+
+            return KmsPublicKey(key_id, retry_seconds=max(float(config.retry_seconds), 1.0))
+        log.warning("CRL indexes: no index key (crl.index.public_key or CRL_INDEX_KEY_ID); CRLs are read")
+        return lambda: None
 
     # -- construction helpers for the CLI ----------------------------------------------------
 
@@ -221,6 +240,7 @@ class RevocationChecker:
         if count <= 0:
             return RevocationOutcome(RevocationStatus.GOOD, ())
         mono = self.clock()
+        generation = self.status_cache.generation  # read before any CRL is looked at
         results: list[CertStatus | None] = [None] * count
         pending: list[int] = []
         get = self.status_cache.get
@@ -240,7 +260,9 @@ class RevocationChecker:
             if self.shared_ocsp is not None and self.config.order[:1] == ("ocsp",):
                 prefetched = self.shared_ocsp.prefetch([(chain[i], chain[i + 1]) for i in pending])
             pool = self._executor()
-            futures = {i: pool.submit(self._check_one, chain[i:], at, deadline, prefetched) for i in pending}
+            futures = {
+                i: pool.submit(self._check_one, chain[i:], at, deadline, prefetched, generation) for i in pending
+            }
             done, _ = concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - self.clock()))
             for i, future in futures.items():
                 if future in done:
@@ -266,6 +288,7 @@ class RevocationChecker:
         at: dt.datetime,
         deadline: float,
         prefetched: Mapping[str, bytes] | None = None,
+        generation: int | None = None,
     ) -> CertStatus:
         """``chain[0]``'s status; ``chain`` is the rest of its verified path (issuer, ..., anchor)."""
         cert, issuer = chain[0], chain[1]
@@ -286,7 +309,7 @@ class RevocationChecker:
             if status != RevocationStatus.UNKNOWN:
                 result = CertStatus(subject, serial, status, source, detail)
                 if window is not None:
-                    self.status_cache.put((cert, chain[-1]), window(result))
+                    self.status_cache.put((cert, chain[-1]), window(result), generation)
                 return result
             details.append(f"{method}: {detail}")
             if source not in ("none", *sources):

@@ -89,6 +89,35 @@ def _crl_source(value: Any, path: str) -> str:
     return value
 
 
+def _index_source(value: Any, path: str) -> str:
+    """An index location: s3:// or a local file only. An index is read with no TLS-level or
+    signature-level trust of its own from the transport; over plain http anybody on the path
+    could swap it (docs/crl-index-format.md, "Trust")."""
+    where = _crl_source(value, path)
+    if where.lower().startswith(("http://", "https://")):
+        raise ConfigError(path, "a CRL index is read from s3:// or a local file only")
+    return where
+
+
+def _index_key(value: Any, path: str) -> bytes | None:
+    """``crl.index.public_key``: base64 of a P-256 SubjectPublicKeyInfo (DER), or absent."""
+    if value is None:
+        return None
+    import base64
+    import binascii
+
+    from .crl_idx_sig import public_key_from_der
+
+    if not isinstance(value, str):
+        raise ConfigError(path, "expected base64 of a P-256 SubjectPublicKeyInfo")
+    try:
+        der = base64.b64decode(value, validate=True)
+        public_key_from_der(der)
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigError(path, f"expected base64 of a P-256 SubjectPublicKeyInfo ({exc})") from None
+    return der
+
+
 def _host(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip() or "/" in value or "@" in value:
         raise ConfigError(path, "expected a host name or host:port")
@@ -111,13 +140,17 @@ class CrlIndexConfig:
     """``crl.index``: where CRL indexes are looked for (docs/crl-index-format.md).
 
     ``beside``: ``<crl>.idx`` next to every ``s3://`` or local CRL source; ``urls``: an index
-    URI per CRL source (any source, http included); ``audit``: check each index a container
+    URI (``s3://`` or a local file) per CRL source (of any kind, http included); ``audit``: check each index a container
     uses against the CRL it names, in the background.
     """
 
     beside: bool = True
     urls: tuple[tuple[str, str], ...] = ()
     audit: bool = True
+    #: DER SubjectPublicKeyInfo (P-256) that verifies index signatures, from ``public_key``
+    #: (base64). None: the key named by the ``CRL_INDEX_KEY_ID`` environment variable (KMS); with
+    #: neither, no index is used.
+    public_key: bytes | None = None
 
     def uri_for(self, crl_uri: str) -> str | None:
         for source, index in self.urls:
@@ -130,12 +163,13 @@ class CrlIndexConfig:
     @classmethod
     def from_dict(cls, data: Any, path: str) -> CrlIndexConfig:
         d = _obj(data, path)
-        _unknown_keys(d, {"beside", "urls", "audit"}, path)
+        _unknown_keys(d, {"beside", "urls", "audit", "public_key"}, path)
         urls = _obj(d.get("urls"), f"{path}.urls")
         return cls(
             beside=_bool(d, "beside", True, path),
-            urls=tuple((_crl_source(k, f"{path}.urls"), _crl_source(v, f"{path}.urls.{k}")) for k, v in urls.items()),
+            urls=tuple((_crl_source(k, f"{path}.urls"), _index_source(v, f"{path}.urls.{k}")) for k, v in urls.items()),
             audit=_bool(d, "audit", True, path),
+            public_key=_index_key(d.get("public_key"), f"{path}.public_key"),
         )
 
 

@@ -6,8 +6,10 @@ table in columns. The shell is what makes an index behave exactly like the CRL i
 it is read by the same code as any CRL (:meth:`CrlIndex.from_bytes`), so issuer, dates,
 cRLNumber, deltaCRLIndicator, IDP scope and critical extensions are the CRL's own; the
 signature is then checked over the digest of the *original* ``TBSCertList``, carried in the
-header. An index carries no signature of its own: what that means is in
-docs/crl-index-format.md ("Trust").
+header. That CA signature alone does not tie the header's digest to the shell, so since format
+version 2 every index ends with the indexer's own signature over the whole body
+(:mod:`.crl_idx_sig`); the authorizer uses no index whose signature it has not verified
+(docs/crl-index-format.md, "Trust").
 
 Entries are sorted by ``(serial mod 2**64, serial)``: the low 64 bits are a little-endian
 ``uint64`` column that ``bisect`` searches at C speed through a ``memoryview`` (no copy, no
@@ -33,13 +35,16 @@ from .crl import CrlError, CrlIndex
 from .crl_scope import key_of
 
 MAGIC = b"\x89CRLIDX\n"
-VERSION = 1
+#: 2: the body is followed by the indexer's signature (1, unsigned, is refused).
+VERSION = 2
 FLAG_DELTA = 1
 FLAG_INDIRECT = 2
 #: magic, version, flags, key width, reserved, count, thisUpdate, nextUpdate, cRLNumber
 #: (length + 20 octets), BaseCRLNumber (ditto), issuer name SHA-256, AKI key id (length + 32),
-#: CRL SHA-256, TBS digest (length + 64), shell length.
-HEADER = struct.Struct(">8sHHHHQqqB20sB20s32sB32s32sB64sI")
+#: CRL SHA-256, TBS digest (length + 64), the CRL object's ETag when indexed (length + 64), shell
+#: length.
+HEADER = struct.Struct(">8sHHHHQqqB20sB20s32sB32s32sB64sB64sI")
+MAX_ETAG = 64
 #: revocation reason "none" (the entry has no reasonCode).
 NO_REASON = 255
 REMOVE_FROM_CRL = 8
@@ -66,6 +71,9 @@ class Header:
     crl_sha256: bytes
     tbs_digest: bytes
     shell_len: int
+    #: The CRL object's ETag (S3) when the indexer read it, or b"": what a container sends in a
+    #: conditional GET of the CRL to learn cheaply that the CRL is still the one indexed.
+    crl_etag: bytes = b""
 
     @property
     def delta(self) -> bool:
@@ -85,7 +93,7 @@ class Header:
         return HEADER.pack(
             MAGIC, self.version, self.flags, self.key_width, 0, self.count, self.this_update, self.next_update,
             nl, nb, bl, bb, self.issuer_hash, len(self.key_id), self.key_id, self.crl_sha256,
-            len(self.tbs_digest), self.tbs_digest, self.shell_len,
+            len(self.tbs_digest), self.tbs_digest, len(self.crl_etag), self.crl_etag, self.shell_len,
         )  # fmt: skip
 
     @classmethod
@@ -96,13 +104,24 @@ class Header:
         if f[0] != MAGIC:
             raise IndexError_("not a CRL index (bad magic)")
         if f[1] != VERSION:
-            raise IndexError_(f"CRL index format version {f[1]} is not supported (this reader: {VERSION})")
-        nl, bl, kl, dl = f[8], f[10], f[13], f[16]
-        if nl > 20 or bl > 20 or kl > 32 or dl > 64:
+            unsigned = " (version 1 indexes are unsigned)" if f[1] == 1 else ""
+            raise IndexError_(f"CRL index format version {f[1]} is not supported{unsigned} (this reader: {VERSION})")
+        if f[4] != 0 or f[2] & ~(FLAG_DELTA | FLAG_INDIRECT):
+            raise IndexError_("CRL index header has reserved bits set")
+        nl, bl, kl, dl, el = f[8], f[10], f[13], f[16], f[18]
+        if nl > 20 or bl > 20 or kl > 32 or dl > 64 or el > MAX_ETAG:
             raise IndexError_("malformed CRL index header")
         number = int.from_bytes(f[9][:nl], "big") if nl else None
         base = int.from_bytes(f[11][:bl], "big") if bl else None
-        return cls(VERSION, f[2], f[3], f[5], f[6], f[7], number, base, f[12], f[14][:kl], f[15], f[17][:dl], f[18])
+        return cls(
+            VERSION, f[2], f[3], f[5], f[6], f[7], number, base, f[12], f[14][:kl], f[15], f[17][:dl], f[20], f[19][:el]
+        )  # fmt: skip
+
+
+def etag_field(etag: str | None) -> bytes:
+    """The header's ``crl_etag`` for an ETag as read (empty when none or too long to record)."""
+    raw = (etag or "").encode("ascii", "replace")
+    return raw if len(raw) <= MAX_ETAG else b""
 
 
 def key_width(serials: Set[int]) -> int:
@@ -196,22 +215,30 @@ class LoadedIndex:
     crl: CrlIndex
     header: Header
     data: bytes = field(repr=False)
+    #: The indexer's DER signature from the trailer, or None (an unsigned body: never used).
+    signature: bytes | None = field(default=None, repr=False)
 
     @cached_property
     def sha256(self) -> bytes:
         """SHA-256 of the index file itself (computed on demand: ~20 ms for a million entries)."""
         return hashlib.sha256(self.data).digest()
 
+    @cached_property
+    def body_sha256(self) -> bytes:
+        """SHA-256 of the body (everything the signature covers): the signed message."""
+        return hashlib.sha256(memoryview(self.data)[: layout(self.header)[4]]).digest()
+
 
 def load_index(data: bytes, source: str) -> LoadedIndex:
-    """Read an index; raises :class:`IndexError_` when it is malformed or its header does not
-    match the CRL shell it carries. No signature check here: that is the caller's (the same
-    as for a CRL, with the issuer's key)."""
+    """Read an index (a body, or a body with its signature trailer); raises :class:`IndexError_`
+    when it is malformed or its header does not match the CRL shell it carries. No signature
+    check here, neither the indexer's (:mod:`.crl_idx_sig`, with the index key) nor the CRL's
+    (with the issuer's key): those are the caller's."""
     header = Header.unpack(data)
     if not 8 <= header.key_width <= MAX_KEY_WIDTH:
         raise IndexError_("bad key width")
-    if layout(header)[4] != len(data):
-        raise IndexError_("index size does not match its header (truncated or padded)")
+    total = layout(header)[4]
+    signature = _trailer(data, total)
     shell = data[HEADER.size : HEADER.size + header.shell_len]
     base = CrlIndex.from_bytes(shell, source)
     if base.serials or base.others or base.removed:
@@ -230,7 +257,19 @@ def load_index(data: bytes, source: str) -> LoadedIndex:
         _verified={},
         _lock=threading.Lock(),
     )
-    return LoadedIndex(crl, header, data)
+    return LoadedIndex(crl, header, data, signature)
+
+
+def _trailer(data: bytes, total: int) -> bytes | None:
+    """The signature after a body of ``total`` octets (``uint16 length || DER``), or None."""
+    if len(data) == total:
+        return None
+    if len(data) < total + 2:
+        raise IndexError_("index size does not match its header (truncated or padded)")
+    n = int.from_bytes(data[total : total + 2], "big")
+    if not 0 < n <= 80 or len(data) != total + 2 + n:
+        raise IndexError_("index size does not match its header and signature (truncated or padded)")
+    return data[total + 2 :]
 
 
 def _check_header(header: Header, base: CrlIndex, shell: bytes) -> None:
@@ -244,6 +283,8 @@ def _check_header(header: Header, base: CrlIndex, shell: bytes) -> None:
         problems.append("nextUpdate")
     if header.number != base.number or header.base_number != base.base_number or header.delta != base.delta:
         problems.append("CRL number")
+    if bool(header.flags & FLAG_INDIRECT) != bool(base.idp is not None and base.idp.indirect_crl):
+        problems.append("indirect flag")
     issuer_der = load_crl(shell).issuer.public_bytes()
     if header.issuer_hash != hashlib.sha256(issuer_der).digest():
         problems.append("issuer")

@@ -4,7 +4,10 @@ For a CRL source with an index (named by the policy's ``crl.index.urls``, or ``<
 beside an ``s3://`` or local CRL), a refresh first fetches the index (conditionally, by ETag)
 and uses it only when:
 
-* it reads as an index of format version 1 whose header agrees with the CRL shell it carries;
+* it reads as an index of format version 2 whose header agrees with the CRL shell it carries;
+* its signature verifies with the index key (``crl.index.public_key``, or the KMS key named by
+  ``CRL_INDEX_KEY_ID``): the indexer's, which validated the CRL before indexing it. No key (not
+  configured, or its fetch failed) means no index is used;
 * it is current (``thisUpdate``/``nextUpdate`` with the skew, as for a CRL);
 * its issuer is a truststore CA and that CA's key verifies the CRL signature it carries;
 * it does not go backwards from what the source holds (cRLNumber, thisUpdate, signing key);
@@ -12,7 +15,7 @@ and uses it only when:
 
 Otherwise the source reads the CRL itself, as it always did; an index is never required.
 
-The audit (``crl.index.audit``, on by default): an index carries no signature of its own, so the
+The audit (``crl.index.audit``, on by default): a second line behind the signature, the
 first time a container uses an index it fetches the CRL the index names in the background
 and checks the index against it entry by entry (:func:`.crl_idx_write.audit_problem`); any
 difference (tampered, or the CRL has
@@ -23,6 +26,7 @@ docs/crl-index-format.md ("Trust") says what this does and does not protect agai
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 import weakref
@@ -30,11 +34,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..reasons import AuthorizerError
 from .config import CrlIndexConfig as IndexSettings
 from .crl import CrlError, CrlIndex
 from .crl_idx import LoadedIndex, issuing_ca, load_index
+from .crl_idx_sig import verify
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +65,11 @@ class IndexLoader:
         pool: Callable[[], Sequence[x509.Certificate]],
         skew: dt.timedelta,
         audit_fetch: Callable[[], Callable[[str, str | None, str | None], object]] | None = None,
+        key: Callable[[], ec.EllipticCurvePublicKey | None] = lambda: None,
     ) -> None:
         self.settings = settings
+        #: The index key (None: unavailable now, every index is refused).
+        self.key = key
         self.pool = pool
         self.skew = skew
         self.audit_fetch = audit_fetch
@@ -68,6 +77,8 @@ class IndexLoader:
         self.refused: set[bytes] = set()
         #: Indexes audited or being audited (by identity: hashing 24 MiB is for the audit thread).
         self.audited: weakref.WeakSet[LoadedIndex] = weakref.WeakSet()
+        #: Indexes whose signature verified (by identity: a 304 reuses the same object).
+        self.authentic: weakref.WeakSet[LoadedIndex] = weakref.WeakSet()
         self.loads = 0  # index files read (not counting "not modified")
         self.audit_parses = 0
         self._threads: list[threading.Thread] = []
@@ -85,6 +96,9 @@ class IndexLoader:
         idx_uri = self.settings.uri_for(crl_uri)
         if idx_uri is None:
             return None, None
+        key = self.key()
+        if key is None:  # not even fetched: an index could not be authenticated
+            return None, f"index {idx_uri}: no index key to verify it with"
         try:
             got = fetch(idx_uri, held_index.etag if held_index else None, None)
         except AuthorizerError as exc:
@@ -101,11 +115,52 @@ class IndexLoader:
             except Exception as exc:  # CrlError, or a reader bug: either way not this index
                 return None, f"index {idx_uri}: {exc}"
             self.loads += 1
-        why = self._problem(loaded, at, held if held is not loaded.crl else None)
+        why = self._unsigned(loaded, key) or self._problem(loaded, at, held if held is not loaded.crl else None)
         if why:
             log.warning("CRL index %s refused: %s", idx_uri, why)
             return None, f"index {idx_uri}: {why}"
         return Offer(loaded, etag), None
+
+    def crl_moved_on(self, crl_uri: str, loaded: LoadedIndex, fetch: Fetch) -> str | None:
+        """Why the CRL at ``crl_uri`` is no longer the one ``loaded`` was made from, or None.
+
+        Asked at every index refresh, cheaply: a conditional GET of the CRL with the ETag the
+        indexer recorded ("not modified" is the usual answer). A CRL uploaded without a
+        successful indexer run (event lost, indexer failed) is thus seen within one
+        ``refresh_seconds``, as without indexes. An index that records no ETag (an http CRL
+        pulled on the schedule) cannot be checked this way: the audit and the schedule cover
+        it. A CRL source that fails leaves the (authentic, current) index in use, as a failing
+        source leaves a cached CRL; anything unexpected refuses the index.
+        """
+        etag = loaded.header.crl_etag.decode("ascii", "replace")
+        if not etag:
+            return None
+        try:
+            got = fetch(crl_uri, etag, None)
+        except AuthorizerError as exc:
+            log.warning("CRL %s not revalidated against its index: %s", crl_uri, exc.detail)
+            return None
+        except Exception as exc:  # a bug: do not keep an index we could not check
+            log.exception("CRL %s: revalidation against its index failed", crl_uri)
+            return f"the CRL could not be revalidated ({type(exc).__name__})"
+        data: bytes | None = getattr(got, "data", None)
+        if data is None or hashlib.sha256(data).digest() == loaded.header.crl_sha256:
+            return None
+        with self._lock:
+            self.refused.add(loaded.sha256)
+        return "the CRL changed since this index was made (not re-indexed yet)"
+
+    def _unsigned(self, loaded: LoadedIndex, key: ec.EllipticCurvePublicKey) -> str | None:
+        """Why ``loaded`` is not the indexer's (checked before anything in it is believed)."""
+        if loaded in self.authentic:
+            return None
+        if loaded.signature is None:
+            return "index is not signed"
+        if not verify(key, loaded.body_sha256, loaded.signature):
+            return "index signature does not verify with the index key"
+        with self._lock:
+            self.authentic.add(loaded)
+        return None
 
     def _problem(self, loaded: LoadedIndex, at: dt.datetime, held: CrlIndex | None) -> str | None:
         crl = loaded.crl
@@ -166,14 +221,16 @@ class IndexLoader:
             why = f"audit failed: {type(exc).__name__}: {exc}"
         if why is None:
             return
-        try:
-            crl: CrlIndex | None = CrlIndex.from_bytes(data, crl_uri)  # what replaces the index
-        except CrlError:
-            crl = None
+        crl = None  # the CRL is read again by the CRL path, with its replacement checks
         log.error("CRL index for %s refused after audit: %s", crl_uri, why)
         with self._lock:
             self.refused.add(loaded.sha256)
         on_fail(loaded, crl)
+
+    def vouched(self, loaded: LoadedIndex) -> bool:
+        """Whether ``loaded`` is authentic (its signature verified with the index key), so that it
+        may serve as a mark against rollback."""
+        return loaded in self.authentic
 
     def wait_audits(self, timeout: float) -> None:
         """Wait for the running audits (tests and the benchmark)."""

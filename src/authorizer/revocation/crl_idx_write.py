@@ -26,12 +26,15 @@ from .crl_idx import (
     FLAG_DELTA,
     FLAG_INDIRECT,
     HEADER,
+    MAX_KEY_WIDTH,
     NO_REASON,
     REMOVE_FROM_CRL,
+    VERSION,
     Header,
     IndexError_,
     LoadedIndex,
     aki_key_id,
+    etag_field,
     issuing_ca,
     key_width,
     layout,
@@ -112,8 +115,10 @@ def _shell(der: bytes) -> bytes:
     return encode_tlv(SEQUENCE, encode_tlv(SEQUENCE, b"".join(parts)) + rest)
 
 
-def encode_index(data: bytes, crl: CrlIndex) -> bytes:
-    """The index of the CRL ``data`` (already validated into ``crl``)."""
+def encode_index(data: bytes, crl: CrlIndex, crl_etag: str | None = None) -> bytes:
+    """The index (body, unsigned) of the CRL ``data`` (already validated into ``crl``);
+    ``crl_etag``: the CRL object's ETag as read, recorded when it fits."""
+    etag = etag_field(crl_etag)
     der = crl_der(data)
     parsed = load_crl(der)
     tbs = tbs_bytes(der)
@@ -123,6 +128,10 @@ def encode_index(data: bytes, crl: CrlIndex) -> bytes:
     with_reasons = _REASON_OID in tbs
     entries: list[tuple[int, int, int, int]] = []
     for entry in parsed:
+        if entry.serial_number <= 0 or entry.serial_number.bit_length() > 8 * MAX_KEY_WIDTH:
+            # Path validation admits such serials (PKITS 4.4.14); the table's unsigned keys cannot
+            # hold them, so the CRL is read as it is instead of being indexed wrongly.
+            raise IndexRefused(f"serial {entry.serial_number:x} is not a positive integer of at most 32 octets")
         when = int(entry.revocation_date_utc.timestamp())
         if not 0 <= when < 1 << 32:
             raise IndexRefused("revocation time outside what the index can hold")
@@ -139,7 +148,7 @@ def encode_index(data: bytes, crl: CrlIndex) -> bytes:
     issuer_der = parsed.issuer.public_bytes()
     assert crl.next_update is not None  # validated: a CRL without nextUpdate is never used
     header = Header(
-        1,
+        VERSION,
         (FLAG_DELTA if crl.delta else 0) | (FLAG_INDIRECT if crl.idp is not None and crl.idp.indirect_crl else 0),
         width,
         len(entries),
@@ -152,6 +161,7 @@ def encode_index(data: bytes, crl: CrlIndex) -> bytes:
         hashlib.sha256(data).digest(),
         signed.digest,
         len(shell),
+        etag,
     )
     low_at, _, _, _, total = layout(header)
     lows = array("Q", (e[0] for e in entries))
@@ -226,9 +236,11 @@ def build_index(
     at: dt.datetime,
     skew: dt.timedelta = dt.timedelta(seconds=300),
     previous: Header | None = None,
+    crl_etag: str | None = None,
 ) -> bytes:
-    """Validate the CRL ``data`` as the authorizer does, then encode its index."""
-    return encode_index(data, validate_for_index(data, source, pool, at, skew, previous))
+    """Validate the CRL ``data`` as the authorizer does, then encode its index (unsigned body:
+    :func:`.crl_idx_sig.sign_index` adds the signature)."""
+    return encode_index(data, validate_for_index(data, source, pool, at, skew, previous), crl_etag)
 
 
 __all__ = ["REMOVE_FROM_CRL", "IndexRefused", "audit_problem", "build_index", "encode_index", "validate_for_index"]

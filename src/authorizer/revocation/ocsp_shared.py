@@ -96,6 +96,10 @@ class SharedOcspCache:
             self._failed_at = self.clock()
             log.warning("shared OCSP cache unavailable: %s", exc.detail)
             return None
+        except Exception:  # a bug or a surprise: no table answer (the responder, then the CRL, still run)
+            self._failed_at = self.clock()
+            log.exception("shared OCSP cache read failed")
+            return None
         self._failed_at = None
         return found
 
