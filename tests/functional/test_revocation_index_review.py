@@ -40,6 +40,7 @@ from tests.functional.test_revocation_index import (
     checker,
     crl_der,
     publish,
+    status,
 )
 from tests.index_keys import ATTACKER, SIGNER, signed
 from tests.pki import CA, NOW
@@ -408,3 +409,65 @@ def test_the_key_fetch_is_bounded_and_its_failure_remembered(monkeypatch: pytest
         assert source() is None and source.fetches == 2
     finally:
         listener.close()
+
+
+# -- the last review: an index never confirmed against its CRL, a KMS client that cannot be made,
+# -- the twin of an ECDSA signature ---------------------------------------------------------------
+
+
+def test_a_replayed_index_beside_an_unreadable_crl_is_not_believed(
+    s3: Any, pki: tuple[CA, CA, x509.Certificate]
+) -> None:
+    """An older signed index put back while the CRL is made unreadable: a new container has never
+    seen that index match its CRL, so it reads the CRL (UNKNOWN while it fails), never GOOD."""
+    root, issuing, leaf = pki
+    pool = [root.cert, issuing.cert]
+    publish(s3, issuing, pool, crl_der(issuing, (), number=1))
+    old_index = s3.get_object(Bucket=BUCKET, Key=CRL_KEY + ".idx")["Body"].read()
+    publish(s3, issuing, pool, crl_der(issuing, (leaf.serial_number,), number=2))
+    s3.put_object(Bucket=BUCKET, Key=CRL_KEY + ".idx", Body=old_index)  # replayed
+    s3.delete_object(Bucket=BUCKET, Key=CRL_KEY)  # and the CRL made unreadable
+    cold = checker(s3, Clock(), pool)
+    try:
+        assert status(cold, leaf, issuing, root) is RevocationStatus.UNKNOWN
+    finally:
+        cold.close()
+
+
+def test_a_kms_client_that_cannot_be_made_means_no_key_and_is_not_retried_at_once() -> None:
+    made: list[int] = []
+
+    def factory() -> Any:
+        from botocore.exceptions import NoRegionError
+
+        made.append(1)
+        raise NoRegionError()
+
+    key = KmsPublicKey("alias/index", client_factory=factory, clock=lambda: 0.0, retry_seconds=60)
+    assert key() is None and key() is None
+    assert len(made) == 1
+
+
+def test_the_twin_of_a_refused_index_signature_is_refused_too() -> None:
+    """(r, s) and (r, n-s) both verify: a refused index is remembered by its signed body."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+    from authorizer.revocation.cache import Fetched
+    from authorizer.revocation.config import CrlIndexConfig
+    from authorizer.revocation.crl_idx_source import IndexLoader
+
+    root = CA.root("Twin Root")
+    issuing = root.intermediate("Twin Issuing")
+    pool = [root.cert, issuing.cert]
+    body = build_index(crl_der(issuing), "s3://b/k", pool, NOW, dt.timedelta(seconds=300), None, '"e"')
+    index = signed(body)
+    first = load_index(index, "a")
+    assert first.signature is not None
+    r, s = decode_dss_signature(first.signature)
+    twin_sig = encode_dss_signature(r, 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551 - s)
+    twin = index[: -len(first.signature) - 2] + len(twin_sig).to_bytes(2, "big") + twin_sig
+    loader = IndexLoader(CrlIndexConfig(beside=True), lambda: pool, dt.timedelta(seconds=300), None, SIGNER.public_key)
+    loader.refused.add(first.body_sha256)  # as after a failed audit
+    for data in (index, twin):
+        offer, why = loader.offer("s3://b/k", NOW, lambda u, e, v, d=data: Fetched(d, '"x"'), None, None)
+        assert offer is None and why is not None and "not to match" in why

@@ -75,6 +75,9 @@ class IndexLoader:
         self.audit_fetch = audit_fetch
         #: SHA-256 of indexes this container caught disagreeing with their CRL.
         self.refused: set[bytes] = set()
+        #: Indexes this container has seen match the CRL object in the bucket at least once
+        #: (by body SHA-256): only those keep answering while that CRL cannot be read.
+        self.confirmed: set[bytes] = set()
         #: Indexes audited or being audited (by identity: hashing 24 MiB is for the audit thread).
         self.audited: weakref.WeakSet[LoadedIndex] = weakref.WeakSet()
         #: Indexes whose signature verified (by identity: a 304 reuses the same object).
@@ -129,8 +132,8 @@ class IndexLoader:
         successful indexer run (event lost, indexer failed) is thus seen within one
         ``refresh_seconds``, as without indexes. An index that records no ETag (an http CRL
         pulled on the schedule) cannot be checked this way: the audit and the schedule cover
-        it. A CRL source that fails leaves the (authentic, current) index in use, as a failing
-        source leaves a cached CRL; anything unexpected refuses the index.
+        it. A CRL source that fails leaves an index in use only if this container saw it match its
+        CRL before (as a failing source leaves a cached CRL); anything unexpected refuses it.
         """
         etag = loaded.header.crl_etag.decode("ascii", "replace")
         if not etag:
@@ -138,16 +141,24 @@ class IndexLoader:
         try:
             got = fetch(crl_uri, etag, None)
         except AuthorizerError as exc:
-            log.warning("CRL %s not revalidated against its index: %s", crl_uri, exc.detail)
-            return None
+            if loaded.body_sha256 in self.confirmed:
+                log.warning("CRL %s not revalidated against its index: %s", crl_uri, exc.detail)
+                return None
+            # Never confirmed here: an older signed index put back beside a CRL made unreadable
+            # must not answer GOOD in a new container. Read the CRL (UNKNOWN while it fails).
+            return f"its CRL could not be read to confirm it ({exc.detail})"
         except Exception as exc:  # a bug: do not keep an index we could not check
             log.exception("CRL %s: revalidation against its index failed", crl_uri)
             return f"the CRL could not be revalidated ({type(exc).__name__})"
         data: bytes | None = getattr(got, "data", None)
         if data is None or hashlib.sha256(data).digest() == loaded.header.crl_sha256:
+            with self._lock:
+                if len(self.confirmed) >= 4096:
+                    self.confirmed.clear()
+                self.confirmed.add(loaded.body_sha256)
             return None
         with self._lock:
-            self.refused.add(loaded.sha256)
+            self.refused.add(loaded.body_sha256)
         return "the CRL changed since this index was made (not re-indexed yet)"
 
     def _unsigned(self, loaded: LoadedIndex, key: ec.EllipticCurvePublicKey) -> str | None:
@@ -164,7 +175,8 @@ class IndexLoader:
 
     def _problem(self, loaded: LoadedIndex, at: dt.datetime, held: CrlIndex | None) -> str | None:
         crl = loaded.crl
-        if self.refused and loaded.sha256 in self.refused:  # hashed only once something was refused
+        # by the signed body: an ECDSA signature has a twin (r, n-s), the body has one form
+        if self.refused and loaded.body_sha256 in self.refused:
             return "this index was found not to match its CRL"
         why = crl.is_current(at, self.skew)
         if why:
@@ -224,7 +236,7 @@ class IndexLoader:
         crl = None  # the CRL is read again by the CRL path, with its replacement checks
         log.error("CRL index for %s refused after audit: %s", crl_uri, why)
         with self._lock:
-            self.refused.add(loaded.sha256)
+            self.refused.add(loaded.body_sha256)
         on_fail(loaded, crl)
 
     def vouched(self, loaded: LoadedIndex) -> bool:

@@ -112,7 +112,7 @@ class KmsPublicKey:
             try:
                 der = bytes(_call(self.key_id, "get_public_key", self._factory())["PublicKey"])
                 self._key = public_key_from_der(der)
-            except (SourceError, ValueError, KeyError, TypeError) as exc:
+            except Exception as exc:  # client creation (NoRegionError ...), the call, the key: no key
                 self._failed_at = self.clock()
                 log.error("CRL index key %s unavailable, indexes are refused: %s", self.key_id, exc)
                 return None
