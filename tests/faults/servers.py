@@ -141,7 +141,7 @@ class FaultServer:
             else:  # hang: read and keep the connection open until the server is told otherwise
                 while not self._stop.is_set() and conn.recv(65536):
                     pass
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket closed by stop()
             pass
         finally:
             with contextlib.suppress(OSError):
