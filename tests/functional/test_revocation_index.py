@@ -17,6 +17,7 @@ from authorizer.revocation.crl_idx import HEADER, Header, layout
 from authorizer.revocation.crl_idx_write import build_index
 from authorizer.revocation.status import RevocationStatus
 from authorizer.sources.blob import Fetchers, FileFetcher, S3Fetcher
+from tests.clock import Clock
 from tests.index_keys import ATTACKER, PUBLIC_KEY_B64, SIGNER, signed
 from tests.pki import CA, NOW
 from tests.revocation_servers import Route, crl_server
@@ -24,14 +25,6 @@ from tests.revocation_servers import Route, crl_server
 DAY = dt.timedelta(days=1)
 BUCKET = "revocation-index"
 CRL_KEY = "crls/issuing.crl"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture

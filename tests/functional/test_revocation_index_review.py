@@ -30,11 +30,11 @@ from authorizer.revocation.status import RevocationStatus
 from authorizer.sources.blob import Fetchers, S3Fetcher
 from authorizer.sources.kms import KmsPublicKey, KmsSigner
 from authorizer.sources.s3_write import S3Objects
+from tests.clock import Clock
 from tests.functional.test_revocation_index import (
     BUCKET,
     CRL_KEY,
     DAY,
-    Clock,
     checker,
     crl_der,
     publish,

@@ -15,6 +15,7 @@ from authorizer.revocation.checker import RevocationChecker
 from authorizer.revocation.config import RevocationConfig
 from authorizer.revocation.status import RevocationStatus
 from authorizer.sources.blob import Fetchers, FileFetcher, S3Fetcher
+from tests.clock import Clock
 from tests.pki import CA, NOW
 
 DAY = dt.timedelta(days=1)
@@ -24,14 +25,6 @@ BUCKET = "revocation-crls"
 def crl_der(ca: CA, revoked: tuple[int, ...] = ()) -> bytes:
     crl = make_crl(ca, revoked, this_update=NOW - DAY, next_update=NOW + DAY)
     return crl.public_bytes(serialization.Encoding.DER)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture

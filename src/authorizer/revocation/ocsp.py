@@ -140,34 +140,15 @@ def evaluate(
     skew: dt.timedelta,
     max_age: dt.timedelta,
 ) -> OcspAnswer:
-    """Judge a DER OCSPResponse for ``cert``; never raises."""
-    try:
-        return _evaluate(data, cert, issuer, nonce=nonce, at=at, skew=skew, max_age=max_age)
-    except OcspError as exc:
-        return unknown(str(exc))
-
-
-class OcspError(ValueError):
-    """The bytes are not an OCSP answer this code can read. Every parser failure of
+    """Judge a DER OCSPResponse for ``cert``; never raises. Every parser failure of
     ``cryptography`` (``InvalidVersion``, ``DuplicateExtension``, ``ValueError``,
-    ``OverflowError`` ...) becomes this: it disqualifies the answer, never the whole check."""
-
-
-def _evaluate(
-    data: bytes,
-    cert: x509.Certificate,
-    issuer: x509.Certificate,
-    *,
-    nonce: bytes | None,
-    at: dt.datetime,
-    skew: dt.timedelta,
-    max_age: dt.timedelta,
-) -> OcspAnswer:
+    ``OverflowError`` ...) makes this answer UNKNOWN: it disqualifies the answer, never the
+    whole check."""
     try:
         return _judge(data, cert, issuer, nonce=nonce, at=at, skew=skew, max_age=max_age)
-    except Exception as exc:  # parser failures of every type: see OcspError
+    except Exception as exc:
         text = str(exc)
-        raise OcspError(f"malformed OCSP answer: {type(exc).__name__}{': ' + text if text else ''}") from None
+        return unknown(f"malformed OCSP answer: {type(exc).__name__}{': ' + text if text else ''}")
 
 
 def _judge(
